@@ -1,0 +1,140 @@
+"""study.yaml: what a person decides about a study, validated strictly.
+
+Everything a run depends on that a human chooses lives here, so a study can be committed, reviewed and re-run.
+Unknown keys are errors (`extra="forbid"`): a misspelt `temprature` must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SizeRange(Strict):
+    min: float = Field(default=7, ge=0, description="Smallest total parameter count, in billions")
+    max: float = Field(default=10, gt=0, description="Largest total parameter count, in billions")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SizeRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class Thresholds(Strict):
+    """Pass-rate cut-offs of the decision: at or above `sufficient` the base model is likely enough."""
+
+    sufficient: float = Field(default=0.70, gt=0, le=1)
+    fine_tune: float = Field(default=0.50, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.fine_tune >= self.sufficient:
+            raise ValueError(f"fine_tune ({self.fine_tune}) must be below sufficient ({self.sufficient})")
+        return self
+
+
+class BackendConfig(Strict):
+    kind: Literal["ollama", "openai"] = "ollama"
+    hosts: list[str] = Field(
+        default_factory=list,
+        description="Server URLs; empty means $OLLAMA_HOST or http://127.0.0.1:11434. Several spread the load.",
+    )
+    parallel: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Requests in flight per host. Ollama serves one at a time unless OLLAMA_NUM_PARALLEL is raised.",
+    )
+    timeout_s: float = Field(default=300, gt=0, le=3600)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    api_key_env: str | None = Field(default=None, description="openai kind: env var holding the API key")
+
+    @field_validator("hosts")
+    @classmethod
+    def _urls(cls, hosts: list[str]) -> list[str]:
+        out = []
+        for host in hosts:
+            host = host.strip().rstrip("/")
+            if not host:
+                raise ValueError("a host is empty")
+            if "://" not in host:
+                host = "http://" + host
+            if not host.startswith(("http://", "https://")):
+                raise ValueError(f"{host!r} is not an http(s) URL")
+            out.append(host)
+        return out
+
+    def resolved_hosts(self) -> list[str]:
+        if self.hosts:
+            return list(self.hosts)
+        env = os.environ.get("OLLAMA_HOST", "").strip()
+        if env:
+            return self._urls([env if "://" in env else "http://" + env])
+        return [DEFAULT_OLLAMA_HOST]
+
+
+class GenerationConfig(Strict):
+    """How the candidate answers each scenario in the baseline (step 5)."""
+
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    seed: int = 42
+    num_predict: int = Field(default=1024, ge=16, le=32768)
+    num_ctx: int | None = Field(
+        default=None, ge=512, description="Runtime context; None = the server default"
+    )
+    think: bool = False
+
+
+class JudgeConfig(Strict):
+    mode: Literal["llm", "agent"] = Field(
+        default="llm", description="llm: a local judge model; agent: the calling agent grades via MCP"
+    )
+    model: str | None = Field(default=None, description="Judge model tag; None = the candidate (warned)")
+    batched: bool = Field(default=False, description="Judge all criteria of a response in one call")
+    seed: int = 7
+    agreement_sample: float = Field(
+        default=0.0, ge=0, le=1, description="Share re-judged for agreement/kappa"
+    )
+
+
+class ScenarioConfig(Strict):
+    n: int = Field(default=50, ge=1, le=2000)
+    seed: int = 13
+    generator_model: str | None = Field(
+        default=None, description="None = the judge model, else the candidate"
+    )
+
+
+class StudyConfig(Strict):
+    domain: str = Field(min_length=2, max_length=200)
+    use_case: str = Field(default="", max_length=4000)
+    size_b: SizeRange = Field(default_factory=SizeRange)
+    commercial_use: bool = True
+    system_prompt: str | None = Field(default=None, max_length=100_000)
+    system_prompt_file: str | None = Field(default=None, description="Path relative to the study directory")
+    max_turns: int = Field(default=1, ge=1, le=1000, description="Longest conversation the product will hold")
+    tokens_per_message: int = Field(default=200, ge=1, le=100_000)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig)
+    docs_path: str = Field(
+        default="../docs/base-model-evaluation.md",
+        description="Where the decision document goes, relative to the study directory",
+    )
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> StudyConfig:
+        if self.system_prompt is not None and self.system_prompt_file is not None:
+            raise ValueError("give system_prompt or system_prompt_file, not both")
+        return self

@@ -1,0 +1,251 @@
+"""Where a study stands: done, pending or stale for each of the eight steps, derived only from its files.
+
+Nothing is remembered outside the study directory, so status is always the truth on disk: a step is done when
+its output exists (and, for the per-scenario steps, covers every scenario), stale when an input it was derived
+from has changed since (newer modification time, as make does), pending otherwise. The next action names the
+exact MCP tool and CLI command, so an agent or a person never has to guess.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from .storage import read_jsonl
+from .study import Study
+from .types import Selection
+
+State = Literal["done", "pending", "stale"]
+
+
+class StepStatus(BaseModel):
+    number: int
+    name: str
+    state: State
+    detail: str
+    tools: list[str]
+    cli: str
+
+
+class StudyStatus(BaseModel):
+    study: str
+    domain: str
+    model: str | None
+    steps: list[StepStatus]
+    next_step: int | None
+    next_action: str
+    warnings: list[str] = []
+
+    def summary(self) -> str:
+        marks = {"done": "✔", "pending": "·", "stale": "!"}
+        lines = [f"Study {self.study} — {self.domain}" + (f" — model {self.model}" if self.model else "")]
+        lines += [f"  {marks[s.state]} {s.number}. {s.name}: {s.state} — {s.detail}" for s in self.steps]
+        lines.append(f"Next: {self.next_action}")
+        lines += [f"Warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Step:
+    number: int
+    name: str
+    tools: tuple[str, ...]
+    cli: str
+    probe: Callable[[Study, str | None], tuple[State, str, list[Path]]]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _stale_against(output: Path, inputs: list[Path]) -> list[Path]:
+    out_time = _mtime(output)
+    return [p for p in inputs if p.exists() and _mtime(p) > out_time]
+
+
+def _rel(study: Study, path: Path) -> str:
+    return os.path.relpath(path, study.root)
+
+
+def _ids(path: Path, field: str) -> set[str]:
+    return {r[field] for r in read_jsonl(path).records if isinstance(r, dict) and field in r}
+
+
+def active_model(study: Study, override: str | None = None) -> str | None:
+    """The model under test: an explicit one, else the primary chosen in step 2."""
+    if override:
+        return override
+    selection = study.read_json(study.paths.selection, Selection)
+    if selection is None:
+        return None
+    return selection.primary.ollama_tag or selection.primary.name
+
+
+def _file_step(
+    output_of: Callable[[Study, str | None], Path | None],
+    inputs_of: Callable[[Study, str | None], list[Path]],
+    what: str,
+):
+    def probe(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+        output = output_of(study, model)
+        if output is None:
+            return "pending", "choose a model first (step 2, or pass --model)", []
+        if not output.exists():
+            return "pending", f"no {what} yet ({_rel(study, output)})", []
+        return "done", f"{what}: {_rel(study, output)}", inputs_of(study, model)
+
+    return probe
+
+
+def _per_scenario(output_of: Callable[[Study, str], Path], id_field: str, what: str):
+    def probe(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+        if model is None:
+            return "pending", "choose a model first (step 2, or pass --model)", []
+        wanted = _ids(study.paths.scenarios, "id")
+        if not wanted:
+            return "pending", "no scenarios yet (step 4)", []
+        have = _ids(output_of(study, model), id_field) & wanted
+        if len(have) < len(wanted):
+            return "pending", f"{len(have)}/{len(wanted)} scenarios have {what}", []
+        return "done", f"{len(have)}/{len(wanted)} scenarios have {what}", [study.paths.scenarios]
+
+    return probe
+
+
+def _assessed(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+    if model is None:
+        return "pending", "choose a model first (step 2, or pass --model)", []
+    path = study.paths.assessments(model)
+    if not path.exists():
+        verdicts = len(read_jsonl(study.paths.verdicts(model)).records)
+        return "pending", f"not assessed yet ({verdicts} verdicts recorded)", []
+    inputs = [study.paths.rubric_yaml, study.paths.responses(model), study.paths.verdicts(model)]
+    return "done", f"assessments: {_rel(study, path)}", inputs
+
+
+STEPS: tuple[_Step, ...] = (
+    _Step(
+        1,
+        "Research candidates",
+        ("search_web", "research_candidates"),
+        "research",
+        _file_step(
+            lambda s, m: s.paths.candidates,
+            lambda s, m: [s.paths.study_yaml, s.paths.user_catalog],
+            "candidates",
+        ),
+    ),
+    _Step(
+        2,
+        "Compare and select",
+        ("build_comparison_table", "select_model"),
+        "table; select",
+        _file_step(lambda s, m: s.paths.selection, lambda s, m: [s.paths.candidates], "selection"),
+    ),
+    _Step(
+        3,
+        "Pull and verify the model",
+        ("pull_model", "check_model"),
+        "pull; check",
+        _file_step(
+            lambda s, m: s.paths.model_facts(m) if m else None,
+            lambda s, m: [s.paths.selection],
+            "model facts",
+        ),
+    ),
+    _Step(
+        4,
+        "Generate scenarios",
+        ("plan_scenarios", "generate_scenarios", "add_scenarios"),
+        "plan; generate",
+        _file_step(lambda s, m: s.paths.scenarios, lambda s, m: [s.paths.taxonomy_yaml], "scenarios"),
+    ),
+    _Step(
+        5,
+        "Run the baseline",
+        ("run_baseline",),
+        "run",
+        _per_scenario(lambda s, m: s.paths.responses(m), "scenario_id", "a response"),
+    ),
+    _Step(
+        6,
+        "Assess the responses",
+        ("assess_responses", "next_assessment_batch", "record_assessments"),
+        "assess",
+        _assessed,
+    ),
+    _Step(
+        7,
+        "Decide",
+        ("decide",),
+        "decide",
+        _file_step(
+            lambda s, m: s.paths.decision(m) if m else None,
+            lambda s, m: [s.paths.assessments(m)] if m else [],
+            "decision",
+        ),
+    ),
+    _Step(
+        8,
+        "Write the decision document",
+        ("write_decision_doc",),
+        "write-doc",
+        _file_step(lambda s, m: s.docs_path(), lambda s, m: [s.paths.decision(m)] if m else [], "document"),
+    ),
+)
+
+
+def study_status(study: Study, model: str | None = None) -> StudyStatus:
+    model = active_model(study, model)
+    steps: list[StepStatus] = []
+    for step in STEPS:
+        state, detail, inputs = step.probe(study, model)
+        if state == "done" and inputs:
+            output_time_path = _step_output(study, step.number, model)
+            changed = _stale_against(output_time_path, inputs) if output_time_path else []
+            if changed:
+                state = "stale"
+                detail += " — changed since: " + ", ".join(p.name for p in changed)
+        steps.append(
+            StepStatus(
+                number=step.number,
+                name=step.name,
+                state=state,
+                detail=detail,
+                tools=list(step.tools),
+                cli=step.cli,
+            )
+        )
+    nxt = next((s for s in steps if s.state != "done"), None)
+    if nxt is None:
+        action = "All eight steps are done. Review the decision document with the user."
+    else:
+        cli = " / ".join(
+            f"`base-model-selector --study {study.root} {c.strip()}`" for c in nxt.cli.split(";")
+        )
+        verb = "re-run" if nxt.state == "stale" else "run"
+        action = f"Step {nxt.number} ({nxt.name}): {verb} MCP tool {' / '.join(nxt.tools)} — CLI {cli}"
+    return StudyStatus(
+        study=str(study.root),
+        domain=study.config.domain,
+        model=model,
+        steps=steps,
+        next_step=nxt.number if nxt else None,
+        next_action=action,
+    )
+
+
+def _step_output(study: Study, number: int, model: str | None) -> Path | None:
+    p = study.paths
+    per_model = {3: p.model_facts, 5: p.responses, 6: p.assessments, 7: p.decision}
+    if number in per_model:
+        return per_model[number](model) if model else None
+    return {1: p.candidates, 2: p.selection, 4: p.scenarios, 8: study.docs_path()}.get(number)
