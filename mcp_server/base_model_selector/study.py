@@ -91,9 +91,7 @@ class Study:
     def open(cls, directory: str | Path | None = None) -> Study:
         root = Path(directory or DEFAULT_STUDY_DIR).expanduser()
         if root.exists() and not root.is_dir():
-            raise StudyError(
-                f"{root}: is a file, not a study directory; pass --study DIR pointing at a directory"
-            )
+            raise StudyError(f"{root}: is a file, not a study directory; pass --study DIR pointing at a directory")
         study_yaml = root / STUDY_FILE
         if not study_yaml.exists():
             raise StudyError(
@@ -185,8 +183,7 @@ def resolve_inside(root: Path, relative: str | Path) -> Path:
     resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
     if not _is_within(resolved, root):
         raise PathRefused(
-            f"path {text!r} resolves to {resolved}, outside the study directory {root}; "
-            "use a path inside the study"
+            f"path {text!r} resolves to {resolved}, outside the study directory {root}; use a path inside the study"
         )
     return resolved
 
@@ -229,6 +226,6 @@ def init_study(
     try:
         root.mkdir(parents=True, exist_ok=True)
         storage.atomic_write_text(study_yaml, text)
-    except PermissionError as err:
+    except OSError as err:
         raise StudyError(f"{root}: not writable ({err.strerror}); choose another directory") from err
     return study_yaml

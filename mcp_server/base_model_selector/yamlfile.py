@@ -65,6 +65,9 @@ def format_validation_error(name: str, err: ValidationError, root: yaml.Node | N
         if item["type"] == "extra_forbidden":
             line = _key_line(root, loc)
             msg = "unknown key (a typo?); remove it or check the spelling against the documented keys"
+        elif item["type"] == "missing":
+            line = _line_of(root, loc[:-1]) if len(loc) > 1 else None
+            msg = "required key is missing; add it"
         else:
             line = _line_of(root, loc)
             msg = item["msg"]
