@@ -61,7 +61,7 @@ def test_bad_study_gives_one_clear_line_and_exit_code_2(
     expected: str,  # type: ignore[no-untyped-def]
 ) -> None:
     setup(tmp_path)
-    code, out, err = run_cli(["--study", str(tmp_path), "status"], capsys)
+    code, _, err = run_cli(["--study", str(tmp_path), "status"], capsys)
     assert code == 2
     assert expected in err
     assert err.startswith("error: ") and "Traceback" not in err

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 from pathlib import Path
 
 import pytest
@@ -112,4 +111,4 @@ def test_second_writer_is_refused_with_the_holder_named(tmp_path: Path) -> None:
         release.set()
         proc.join(10)
     with StudyLock(tmp_path / ".lock", wait_s=0.2).hold("after"):
-        assert os.path.exists(tmp_path / ".lock")
+        assert (tmp_path / ".lock").exists()
