@@ -7,6 +7,7 @@ Unknown keys are errors (`extra="forbid"`): a misspelt `temprature` must not sil
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -88,9 +89,7 @@ class GenerationConfig(Strict):
     temperature: float = Field(default=0.7, ge=0, le=2)
     seed: int = 42
     num_predict: int = Field(default=1024, ge=16, le=32768)
-    num_ctx: int | None = Field(
-        default=None, ge=512, description="Runtime context; None = the server default"
-    )
+    num_ctx: int | None = Field(default=None, ge=512, description="Runtime context; None = the server default")
     think: bool = False
 
 
@@ -101,17 +100,57 @@ class JudgeConfig(Strict):
     model: str | None = Field(default=None, description="Judge model tag; None = the candidate (warned)")
     batched: bool = Field(default=False, description="Judge all criteria of a response in one call")
     seed: int = 7
-    agreement_sample: float = Field(
-        default=0.0, ge=0, le=1, description="Share re-judged for agreement/kappa"
+    agreement_sample: float = Field(default=0.0, ge=0, le=1, description="Share re-judged for agreement/kappa")
+    # issue 6 (assessment): the judge's reply budget and context, and how the agreement sample is re-judged.
+    num_predict: int = Field(
+        default=1024, ge=64, le=32768, description="Reply tokens per criterion (batched: × criteria)"
+    )
+    num_ctx: int | None = Field(
+        default=None, ge=512, description="Judge context; None = sized to the longest judge prompt"
+    )
+    agreement_model: str | None = Field(
+        default=None, description="Second judge for the agreement sample; None = the judge model again"
+    )
+    agreement_temperature: float = Field(
+        default=0.7, ge=0, le=2, description="Temperature of the agreement re-judge (0 repeats a greedy judge)"
     )
 
 
 class ScenarioConfig(Strict):
     n: int = Field(default=50, ge=1, le=2000)
     seed: int = 13
-    generator_model: str | None = Field(
-        default=None, description="None = the judge model, else the candidate"
+    generator_model: str | None = Field(default=None, description="None = the judge model, else the candidate")
+    temperature: float = Field(
+        default=0.9, ge=0, le=2, description="Generator temperature: high enough for varied scenarios"
     )
+
+
+class ResearchConfig(Strict):
+    """How step 1 searches the web (ddgs). Results are cached in the study, so re-running costs no requests."""
+
+    web_search: bool = Field(default=True, description="False: research from the catalog only, no requests")
+    backends: list[str] = Field(
+        default_factory=lambda: ["duckduckgo", "brave", "mojeek", "startpage"],
+        min_length=1,
+        description="ddgs text backends, tried together; see `ddgs text --help` for the names",
+    )
+    region: str = Field(default="us-en", pattern=r"^[a-z]{2}-[a-z]{2}$", description="ddgs region, e.g. us-en")
+    safesearch: Literal["on", "moderate", "off"] = "moderate"
+    max_results: int = Field(default=8, ge=1, le=50, description="Results per query")
+    cache_ttl_hours: float = Field(default=168, ge=0, description="Re-asking within this costs no request")
+    retries: int = Field(default=2, ge=0, le=6, description="Retries of a blocked or failed query")
+    backoff_s: float = Field(default=2.0, ge=0, le=60, description="First retry delay; doubles each retry")
+    timeout_s: float = Field(default=10, gt=0, le=120)
+    fetch_pages: int = Field(default=0, ge=0, le=10, description="Top result pages to fetch and extract")
+
+    @field_validator("backends")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        out = [n.strip().lower() for n in names]
+        bad = [n for n in out if not re.fullmatch(r"[a-z0-9_]+", n)]
+        if bad:
+            raise ValueError(f"backend name {bad[0]!r} is not a ddgs backend name (e.g. duckduckgo, brave)")
+        return out
 
 
 class StudyConfig(Strict):
@@ -128,6 +167,7 @@ class StudyConfig(Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig)
+    research: ResearchConfig = Field(default_factory=ResearchConfig)
     docs_path: str = Field(
         default="../docs/base-model-evaluation.md",
         description="Where the decision document goes, relative to the study directory",

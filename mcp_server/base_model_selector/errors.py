@@ -42,6 +42,11 @@ class ModelNotFound(BackendError):
     """The model is not available on the server (not pulled, or an unknown tag)."""
 
 
+class TransientBackendError(BackendError):
+    """A failure that may pass if the same request is sent again (HTTP 5xx/503/429, a dropped connection, a
+    timeout): the engine retries it with backoff, a bounded number of times."""
+
+
 class SearchUnavailable(BMSError):
     """Web search is blocked or offline; callers degrade to the catalog."""
 

@@ -8,6 +8,7 @@ exact MCP tool and CLI command, so an agent or a person never has to guess.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,7 +129,36 @@ def _assessed(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
         verdicts = len(read_jsonl(study.paths.verdicts(model)).records)
         return "pending", f"not assessed yet ({verdicts} verdicts recorded)", []
     inputs = [study.paths.rubric_yaml, study.paths.responses(model), study.paths.verdicts(model)]
-    return "done", f"assessments: {_rel(study, path)}", inputs
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8")).get("summary", {})
+    except (OSError, ValueError, AttributeError):
+        return "pending", f"{_rel(study, path)} is unreadable; re-run the assessment", []
+    pending, n = summary.get("pending", 0), summary.get("n", 0)
+    if pending:
+        return "pending", f"{n} responses assessed, {pending} still need verdicts ({_rel(study, path)})", []
+    rate = summary.get("pass_rate")
+    detail = f"{summary.get('passed', 0)}/{n} pass ({rate:.0%})" if isinstance(rate, (int, float)) else "assessed"
+    return "done", f"{detail}: {_rel(study, path)}", inputs
+
+
+def _scenarios_written(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+    """Step 4 is done when the scenarios fill the plan (or, with no plan, when any exist)."""
+    path, plan_path = study.paths.scenarios, study.paths.plan
+    records = [r for r in read_jsonl(path).records if isinstance(r, dict)]
+    inputs = [study.paths.taxonomy_yaml]
+    try:
+        plan = json.loads(plan_path.read_text(encoding="utf-8")) if plan_path.exists() else None
+        slots = {s["slot"] for s in plan["slots"]} if isinstance(plan, dict) else set()
+    except (OSError, ValueError, KeyError, TypeError):
+        return "pending", f"{_rel(study, plan_path)} is unreadable; run plan_scenarios again", []
+    if not slots:
+        if not records:
+            return "pending", f"no scenarios yet ({_rel(study, path)}); write taxonomy.yaml, then plan", []
+        return "done", f"{len(records)} scenarios: {_rel(study, path)}", inputs
+    filled = {r.get("slot") for r in records} & slots
+    if len(filled) < len(slots) and len(records) < len(slots):
+        return "pending", f"{len(filled)}/{len(slots)} planned scenarios written ({_rel(study, path)})", []
+    return "done", f"{len(records)} scenarios ({len(filled)}/{len(slots)} planned): {_rel(study, path)}", inputs
 
 
 STEPS: tuple[_Step, ...] = (
@@ -166,7 +196,7 @@ STEPS: tuple[_Step, ...] = (
         "Generate scenarios",
         ("plan_scenarios", "generate_scenarios", "add_scenarios"),
         "plan; generate",
-        _file_step(lambda s, m: s.paths.scenarios, lambda s, m: [s.paths.taxonomy_yaml], "scenarios"),
+        _scenarios_written,
     ),
     _Step(
         5,
@@ -228,9 +258,7 @@ def study_status(study: Study, model: str | None = None) -> StudyStatus:
     if nxt is None:
         action = "All eight steps are done. Review the decision document with the user."
     else:
-        cli = " / ".join(
-            f"`base-model-selector --study {study.root} {c.strip()}`" for c in nxt.cli.split(";")
-        )
+        cli = " / ".join(f"`base-model-selector --study {study.root} {c.strip()}`" for c in nxt.cli.split(";"))
         verb = "re-run" if nxt.state == "stale" else "run"
         action = f"Step {nxt.number} ({nxt.name}): {verb} MCP tool {' / '.join(nxt.tools)} — CLI {cli}"
     return StudyStatus(

@@ -46,10 +46,10 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            Path(tmp).unlink()
         raise
     _fsync_dir(path.parent)
 
@@ -83,9 +83,7 @@ def read_json(path: Path, model: type[M]) -> M:
             "delete it and re-run the step that writes it"
         ) from err
     except ValueError as err:
-        raise StudyError(
-            f"{path}: not valid JSON ({err}); delete it and re-run the step that writes it"
-        ) from err
+        raise StudyError(f"{path}: not valid JSON ({err}); delete it and re-run the step that writes it") from err
 
 
 def _repair_torn_tail(path: Path) -> None:
@@ -112,9 +110,7 @@ def _repair_torn_tail(path: Path) -> None:
             pos = start
         else:
             keep = 0
-        log.warning(
-            "%s: dropping a torn last line (%d bytes) left by an interrupted write", path, size - keep
-        )
+        log.warning("%s: dropping a torn last line (%d bytes) left by an interrupted write", path, size - keep)
         handle.truncate(keep)
         handle.flush()
         os.fsync(handle.fileno())
@@ -163,8 +159,7 @@ def read_jsonl(path: Path, model: type[M] | None = None) -> JsonlRead:
             if is_last:
                 result.torn_tail = True
                 result.warnings.append(
-                    f"{path}: line {number} is incomplete (an interrupted write); it was skipped and will be "
-                    "redone"
+                    f"{path}: line {number} is incomplete (an interrupted write); it was skipped and will be redone"
                 )
                 continue
             raise StudyError(

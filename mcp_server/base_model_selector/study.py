@@ -50,6 +50,8 @@ class Layout:
     search_cache = property(lambda self: self.root / "research" / "search-cache")
     evidence = property(lambda self: self.root / "research" / "evidence.jsonl")
     candidates = property(lambda self: self.root / "research" / "candidates.json")
+    added_candidates = property(lambda self: self.root / "research" / "added-candidates.json")
+    fit_overrides = property(lambda self: self.root / "research" / "fit-overrides.json")
     comparison_json = property(lambda self: self.root / "comparison.json")
     comparison_md = property(lambda self: self.root / "comparison.md")
     selection = property(lambda self: self.root / "selection.json")
@@ -72,6 +74,10 @@ class Layout:
 
     def assessments(self, model: str) -> Path:
         return self.run_dir(model) / "assessments.json"
+
+    def agreement_verdicts(self, model: str) -> Path:
+        """Second judgings of the agreement sample (step 6), kept apart from the verdicts that score."""
+        return self.run_dir(model) / "agreement.jsonl"
 
     def decision(self, model: str) -> Path:
         return self.run_dir(model) / "decision.json"

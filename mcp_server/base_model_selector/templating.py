@@ -30,7 +30,7 @@ def template_dirs(study_dir: Path | None = None) -> list[Path]:
 def _environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
     import jinja2
 
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         autoescape=False,  # noqa: S701 - we render Markdown and prompts, not HTML
         undefined=jinja2.StrictUndefined,
@@ -38,7 +38,6 @@ def _environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env
 
 
 def environment(study_dir: Path | None = None) -> jinja2.Environment:

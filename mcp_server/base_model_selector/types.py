@@ -47,6 +47,51 @@ class Selection(Record):
     selected_at: str = Field(default_factory=utc_now)
 
 
+# ---------------------------------------------------------------- step 3: pull and verify
+class SmokeTest(Record):
+    """One short prompt sent to the model to prove it loads and answers, and how fast."""
+
+    prompt: str
+    text: str
+    latency_s: float
+    output_tokens: int | None = None
+    tokens_per_s: float | None = None
+    done_reason: str | None = None
+    host: str | None = None
+
+
+class FactCheck(Record):
+    """One fact as the catalog states it and as the server reports it."""
+
+    field: str
+    catalog: str | None = None
+    server: str | None = None
+    status: Literal["agree", "differ", "unknown"]
+    note: str = ""
+
+
+class ModelFacts(Record):
+    """runs/<model>/model.json: what the model server says the model really is, checked against the catalog."""
+
+    model: str
+    hosts: list[str]
+    digest: str | None = None
+    family: str | None = None
+    architecture: str | None = None
+    parameter_size: str | None = None
+    parameters_b: float | None = None
+    quantization: str | None = None
+    context_length: int | None = Field(default=None, description="Native context from model_info")
+    license_first_line: str | None = None
+    capabilities: list[str] = Field(default_factory=list)
+    size_bytes: int | None = None
+    smoke: SmokeTest | None = None
+    catalog_id: str | None = Field(default=None, description="The catalog entry compared against, if any")
+    comparisons: list[FactCheck] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    checked_at: str = Field(default_factory=utc_now)
+
+
 # ---------------------------------------------------------------- step 4: scenarios
 class Scenario(Record):
     """One single-turn user input: the opening message only, never a whole conversation."""
@@ -59,14 +104,15 @@ class Scenario(Record):
     edge_case: str | None = None
     persona: str | None = None
     origin: Literal["generated", "agent", "file"] = "agent"
+    slot: str | None = Field(
+        default=None, description="The plan slot it fills (scenarios/plan.json); None when added without one"
+    )
     created_at: str = Field(default_factory=utc_now)
 
 
 # ---------------------------------------------------------------- step 5: baseline responses
 class BaselineResponse(Record):
-    key: str = Field(
-        description="Hash of (model digest, messages, options): identical requests are never re-run"
-    )
+    key: str = Field(description="Hash of (model digest, messages, options): identical requests are never re-run")
     scenario_id: str
     model: str
     digest: str | None = None
@@ -86,9 +132,7 @@ class BaselineResponse(Record):
 class CriterionVerdict(Record):
     """One judged (response, criterion) pair, with everything needed to audit it later."""
 
-    key: str = Field(
-        description="Hash of (response key, criterion, judge): a finished verdict is never redone"
-    )
+    key: str = Field(description="Hash of (response key, criterion, judge): a finished verdict is never redone")
     scenario_id: str
     response_key: str
     criterion_id: str
@@ -98,6 +142,7 @@ class CriterionVerdict(Record):
     prompt: str | None = None
     raw_reply: str | None = None
     error: str | None = None
+    attempts: int = Field(default=1, description="Judge calls made: 2 when the first reply did not fit the schema")
     created_at: str = Field(default_factory=utc_now)
 
 
@@ -114,3 +159,48 @@ class Assessment(Record):
     failed_criteria: list[str] = Field(default_factory=list)
     failed_gates: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list, description="Criteria whose verdict was ERROR")
+
+
+class Agreement(Record):
+    """How well a second judging of a random sample agrees with the first (judge reliability)."""
+
+    sample: int = Field(description="Verdicts re-judged")
+    agree: int
+    percent_agreement: float = Field(description="agree / sample, 0..1")
+    kappa: float | None = Field(description="Cohen's kappa; None when undefined (one label only)")
+    seed: int
+    judge: str = Field(default="", description="Who re-judged, e.g. 'llm:<model> @ temperature 0.7'")
+    disagreements: list[str] = Field(
+        default_factory=list, description="'<scenario>/<criterion>: <first> vs <second>' for each differing pair"
+    )
+
+
+class AssessmentSummary(Record):
+    """What the decision step reads: the pass rate over the assessed responses and where they fail."""
+
+    model: str
+    judge: str = Field(description="'llm:<model>', 'agent', or 'checks' when the rubric has checks only")
+    n: int = Field(description="Responses assessed (every criterion has a verdict)")
+    passed: int
+    pass_rate: float = Field(description="passed / n (0 when n is 0)")
+    pass_threshold: float
+    pending: int = Field(default=0, description="Responses still missing verdicts (not counted in n)")
+    errors: int = Field(default=0, description="ERROR verdicts (judge replies that could not be used)")
+    responses_with_errors: int = 0
+    failures_by_criterion: dict[str, int] = Field(
+        default_factory=dict, description="Criterion/check ID → responses that failed it (NO, ERROR, invalid NA)"
+    )
+    gate_failures: dict[str, int] = Field(default_factory=dict, description="Gate ID → responses it failed")
+    errors_by_criterion: dict[str, int] = Field(default_factory=dict)
+    category_means: dict[str, float] = Field(default_factory=dict)
+    mean_total: float = 0.0
+    agreement: Agreement | None = None
+    warnings: list[str] = Field(default_factory=list)
+    created_at: str = Field(default_factory=utc_now)
+
+
+class AssessmentReport(Record):
+    """runs/<model>/assessments.json: the summary plus one scored Assessment per response."""
+
+    summary: AssessmentSummary
+    assessments: list[Assessment]
