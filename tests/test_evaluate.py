@@ -170,3 +170,18 @@ def test_a_missing_judge_model_fails_before_the_baseline_with_its_pull_command(
     with pytest.raises(ModelNotFound, match="pull"):
         asyncio.run(evaluate(study, CANDIDATE))
     assert fake_ollama.chat_count == 0
+
+
+def test_evaluate_stops_before_the_baseline_when_planned_scenarios_could_not_be_written(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    """A generator that repeats itself leaves slots empty: deciding on the few that remain would mislead."""
+    fake_ollama.responder = lambda request: "my invoice is wrong?" if "format" not in request else None
+    study = prepared_study(tmp_path / "customer-support", fake_ollama.url)
+
+    result = asyncio.run(evaluate(study, CANDIDATE))
+
+    assert not result.complete
+    assert [s.stage for s in result.stages][-1] == "scenarios" and result.stages[-1].status == "stopped"
+    assert "add_scenarios" in result.next_action
+    assert not study.paths.responses(CANDIDATE).exists(), "no baseline is run on a short set"

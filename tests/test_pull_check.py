@@ -197,3 +197,13 @@ def test_cli_pull_and_check(tmp_path: Path, fake_ollama: FakeOllama) -> None:
     checked = runner.invoke(app, ["--study", str(study.root), "check", MODEL])
     assert checked.exit_code == 0, checked.output
     assert "Smoke test: answered" in checked.output
+
+
+def test_pull_and_check_take_the_model_as_argument_or_option_but_not_two_different_ones(tmp_path: Path) -> None:
+    from base_model_selector.cli import main
+    from base_model_selector.study import init_study
+
+    init_study(tmp_path / "s", domain="customer support")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--study", str(tmp_path / "s"), "check", "a:1b", "--model", "b:2b"])
+    assert exit_.value.code == 2

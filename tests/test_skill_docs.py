@@ -608,7 +608,7 @@ def mcp_server_config() -> dict[str, Any]:
 def test_mcp_json_starts_the_console_script_from_the_plugin_root() -> None:
     config = mcp_server_config()
     args = config["args"]
-    assert config["command"] == "uv" and args[:2] == ["run", "--directory"], args
+    assert config["command"] == "uv" and args[:2] == ["run", "--project"], args
     assert args[2] == PLUGIN_ROOT_VAR, f".mcp.json: run from {PLUGIN_ROOT_VAR}, not a fixed path"
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert scripts.get(args[3]) == "base_model_selector.server:main", f"{args[3]} is not the MCP console script"

@@ -18,7 +18,7 @@ import typer
 from pydantic import BaseModel
 
 from . import __version__
-from .errors import BMSError
+from .errors import BMSError, ConfigError
 from .study import DEFAULT_STUDY_DIR, Study, init_study
 
 app = typer.Typer(
@@ -189,6 +189,7 @@ def select(
 @app.command()
 def pull(
     model: Annotated[str | None, typer.Argument(help="Model tag; default: the selected primary")] = None,
+    model_option: Annotated[str | None, typer.Option("--model", help="Same as the MODEL argument")] = None,
 ) -> None:
     """Pull the model onto every configured Ollama host, with a progress bar (bytes and %)."""
     import asyncio
@@ -197,20 +198,28 @@ def pull(
 
     study = open_study()
     with _download_progress() as progress:
-        result = asyncio.run(pull_model(study, model, progress=progress))
+        result = asyncio.run(pull_model(study, _one_model(model, model_option), progress=progress))
     emit(result)
 
 
 @app.command()
 def check(
     model: Annotated[str | None, typer.Argument(help="Model tag; default: the selected primary")] = None,
+    model_option: Annotated[str | None, typer.Option("--model", help="Same as the MODEL argument")] = None,
 ) -> None:
     """Record the model's real facts and a smoke test; show where the catalog disagrees."""
     import asyncio
 
     from .check import check_model
 
-    emit(asyncio.run(check_model(open_study(), model)))
+    emit(asyncio.run(check_model(open_study(), _one_model(model, model_option))))
+
+
+def _one_model(argument: str | None, option: str | None) -> str | None:
+    """`pull TAG` mirrors `ollama pull TAG`; `--model TAG` matches every other command. Both must agree."""
+    if argument and option and argument != option:
+        raise ConfigError(f"two different models given ({argument!r} and --model {option!r}); give one")
+    return argument or option
 
 
 @app.command()

@@ -130,7 +130,15 @@ async def evaluate(
             stages.append(StageOutcome(stage="check", status="done", summary=checked.summary()))
 
         await display.show(2, 0.0, "scenarios")
-        stages.append(await _scenarios(study, tag, server, display.stage(2)))
+        written = await _scenarios(study, tag, server, display.stage(2))
+        stages.append(written)
+        if written.status == "stopped":
+            return result(
+                "some planned scenarios could not be written; run evaluate again to retry them, write them with "
+                "add_scenarios (CLI `add-scenarios FILE`), or set scenarios.generator_model to another model — "
+                "a baseline on a short, uneven set of scenarios would misstate the pass rate",
+                complete=False,
+            )
 
         await display.show(3, 0.0, "running the baseline")
         baseline = await run_baseline(study, tag, backend=server, progress=display.stage(3))
@@ -191,6 +199,5 @@ async def _scenarios(study: Study, tag: str, server: Backend, progress: Progress
             f"{study.paths.scenarios}: the generator wrote no usable scenario ({generated.summary()}); "
             "write them with add_scenarios (CLI `add-scenarios FILE`) or set scenarios.generator_model"
         )
-    return StageOutcome(
-        stage="scenarios", status="done" if generated.generated else "skipped", summary=generated.summary()
-    )
+    status = "stopped" if generated.failed else "done" if generated.generated else "skipped"
+    return StageOutcome(stage="scenarios", status=status, summary=generated.summary())
