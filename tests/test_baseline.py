@@ -6,19 +6,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from mcp import Client
 from typer.testing import CliRunner
 
 from base_model_selector import storage
 from base_model_selector.baseline import BaselineSummary, latest_responses, run_baseline
 from base_model_selector.cli import app
 from base_model_selector.errors import BackendUnreachable, ModelNotFound, StepNotReady
-from base_model_selector.server import build_server
 from base_model_selector.study import Study
 from baseline_fixture import FAST_RETRY, MODEL, add_scenarios, answers, make_study, responses
 from fakes import FakeOllama, FakeOpenAI, ModelSpec
+from shells import run_tool
 
 
 def baseline(study: Study, model: str | None = MODEL, **kwargs: Any) -> BaselineSummary:
@@ -73,6 +71,25 @@ def test_changed_settings_rerun_and_the_latest_response_per_scenario_wins(
     latest = latest_responses(study, MODEL)
     assert len(records) == 6 and len(latest) == 3
     assert {r.key for r in latest.values()} == {r.key for r in records[3:]}
+
+
+def test_status_shows_the_baseline_stale_after_a_settings_change_and_done_after_the_rerun(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    from base_model_selector.status import study_status
+
+    def step5(s: Study) -> str:
+        return study_status(s, MODEL).steps[4].state
+
+    study = make_study(tmp_path / "s", [fake_ollama.url])
+    add_scenarios(study, 3)
+    assert step5(study) == "pending"
+    baseline(study)
+    assert step5(study) == "done"
+    study = make_study(tmp_path / "s", [fake_ollama.url], system_prompt="You are terse.", force=True)
+    assert step5(study) == "stale"
+    baseline(study)
+    assert step5(study) == "done"
 
 
 def test_num_predict_truncation_is_flagged(tmp_path: Path, fake_ollama: FakeOllama) -> None:
@@ -199,21 +216,16 @@ def test_the_openai_compatible_backend_runs_the_same_baseline(tmp_path: Path) ->
 # ------------------------------------------------------------------ MCP and CLI shells
 
 
-async def _call(name: str, args: dict[str, Any]) -> Any:
-    async with Client(build_server()) as client:
-        return await client.call_tool(name, args)
-
-
 def test_run_baseline_tool_returns_the_summary_and_errors_carry_the_fix(
     tmp_path: Path, fake_ollama: FakeOllama
 ) -> None:
     study = make_study(tmp_path / "s", [fake_ollama.url])
     add_scenarios(study, 3)
-    result = anyio.run(_call, "run_baseline", {"study": str(study.root), "model": MODEL})
+    result = run_tool("run_baseline", {"study": str(study.root), "model": MODEL})
     assert not result.is_error, result.content
     assert result.structured_content["answered"] == 3
 
-    refused = anyio.run(_call, "run_baseline", {"study": str(study.root), "model": "gemma3:270m"})
+    refused = run_tool("run_baseline", {"study": str(study.root), "model": "gemma3:270m"})
     assert refused.is_error and "base-model-selector pull gemma3:270m" in refused.content[0].text
 
 

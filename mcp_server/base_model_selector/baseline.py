@@ -15,15 +15,15 @@ response per scenario, i.e. the one made with the current settings).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .backends import Backend, ChatResult, ProgressFn, using
+from .backends import Backend, ChatResult, ProgressFn, single_turn, using
 from .engine import FailedItem, RetryPolicy, WorkItem, request_key, run_work
 from .errors import ModelNotFound, StepNotReady
 from .pull import model_under_test
+from .stats import percentile
 from .study import Study
 from .types import BaselineResponse, Scenario
 
@@ -109,6 +109,26 @@ def generation_options(study: Study) -> dict[str, Any]:
     return options
 
 
+def baseline_items(
+    study: Study, tag: str, digest: str | None, scenarios: list[Scenario] | None = None
+) -> list[WorkItem[Any]]:
+    """One work item per scenario, keyed by (model digest, messages, options): the request the baseline sends.
+
+    Status uses the same keys to tell a finished run from one made with settings that have changed since.
+    """
+    if scenarios is None:
+        scenarios, _ = read_scenarios(study)
+    system = study.system_prompt()
+    options = generation_options(study)
+    think = study.config.generation.think
+    items = []
+    for scenario in scenarios:
+        messages = single_turn(system, scenario.text)
+        key = request_key(digest or f"name:{tag}", messages, options, {"think": think}, scenario.id)
+        items.append(WorkItem(key=key, payload=(scenario, messages), label=scenario.id))
+    return items
+
+
 async def run_baseline(
     study: Study,
     model: str | None = None,
@@ -129,7 +149,6 @@ async def run_baseline(
             f"{study.paths.scenarios}: no scenarios yet — write them first (step 4: MCP generate_scenarios or "
             f"add_scenarios, CLI `base-model-selector --study {study.root} generate`)"
         )
-    system = study.system_prompt()
     options = generation_options(study)
     think = study.config.generation.think
     sink = study.paths.responses(tag)
@@ -143,13 +162,7 @@ async def run_baseline(
             info = await server.show(tag)
         warnings += info.warnings
         digest = info.digest
-        items = []
-        for scenario in scenarios:
-            messages = ([{"role": "system", "content": system}] if system else []) + [
-                {"role": "user", "content": scenario.text}
-            ]
-            key = request_key(digest or f"name:{tag}", messages, options, {"think": think}, scenario.id)
-            items.append(WorkItem(key=key, payload=(scenario, messages), label=scenario.id))
+        items = baseline_items(study, tag, digest, scenarios)
         current = {item.key for item in items}
         made: list[BaselineResponse] = []
 
@@ -211,19 +224,11 @@ async def run_baseline(
         retries=report.retries,
         truncated=[r.scenario_id for r in responses if r.truncated],
         empty=[r.scenario_id for r in responses if not r.text.strip()],
-        p50_latency_s=_percentile(latencies, 50),
-        p95_latency_s=_percentile(latencies, 95),
+        p50_latency_s=percentile(latencies, 50),
+        p95_latency_s=percentile(latencies, 95),
         responses_per_s=round(report.done / elapsed, 3) if report.done and elapsed > 0 else None,
         output_tokens_per_s=round(new_tokens / elapsed, 1) if new_tokens and elapsed > 0 else None,
         elapsed_s=elapsed,
         overhead_ms_per_item=report.overhead_ms_per_item,
         warnings=warnings,
     )
-
-
-def _percentile(sorted_values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile: an actual observed latency, no interpolation."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
-    return round(sorted_values[rank - 1], 3)

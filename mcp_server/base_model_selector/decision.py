@@ -188,16 +188,15 @@ def judge_verdict(rate: PassRate, thresholds: Thresholds) -> Verdict:
 
 
 def run_metrics(responses: list[BaselineResponse]) -> RunMetrics:
-    from .baseline import _percentile  # the baseline step's nearest-rank percentile, so both report alike
 
     latencies = sorted(r.latency_s for r in responses)
     speeds = sorted(r.tokens_per_s for r in responses if r.tokens_per_s)
     return RunMetrics(
         responses=len(responses),
-        latency_p50_s=_percentile(latencies, 50),
-        latency_p95_s=_percentile(latencies, 95),
+        latency_p50_s=stats.percentile(latencies, 50),
+        latency_p95_s=stats.percentile(latencies, 95),
         latency_mean_s=sum(latencies) / len(latencies) if latencies else None,
-        tokens_per_s_median=_percentile(speeds, 50),
+        tokens_per_s_median=stats.percentile(speeds, 50),
         output_tokens_total=sum(r.output_tokens or 0 for r in responses),
         truncated=sum(1 for r in responses if r.truncated),
         hosts=sorted({r.host for r in responses if r.host}),

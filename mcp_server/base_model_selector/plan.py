@@ -367,7 +367,9 @@ def _warnings(tax: Taxonomy, n: int, c: Coverage) -> list[str]:
     return out
 
 
-def _half_width(n: int, p: float = 0.7, z: float = 1.96) -> float:
+def _half_width(n: int, p: float = 0.7) -> float:
     """Half the width of the Wilson interval at pass rate p, for the warning's rough figure."""
-    denom = 1 + z * z / n
-    return z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    from .stats import wilson_interval
+
+    low, high = wilson_interval(p * n, n)
+    return (high - low) / 2

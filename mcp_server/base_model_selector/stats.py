@@ -108,3 +108,11 @@ def scenarios_to_settle(
         else:
             lo = mid
     return SettleEstimate(hi, "assuming the pass rate stays at the observed value")
+
+
+def percentile(sorted_values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile: an actual observed latency, no interpolation."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return round(sorted_values[rank - 1], 3)

@@ -76,10 +76,6 @@ def _rel(study: Study, path: Path) -> str:
     return os.path.relpath(path, study.root)
 
 
-def _ids(path: Path, field: str) -> set[str]:
-    return {r[field] for r in read_jsonl(path).records if isinstance(r, dict) and field in r}
-
-
 def active_model(study: Study, override: str | None = None) -> str | None:
     """The model under test: an explicit one, else the primary chosen in step 2."""
     if override:
@@ -106,19 +102,33 @@ def _file_step(
     return probe
 
 
-def _per_scenario(output_of: Callable[[Study, str], Path], id_field: str, what: str):
-    def probe(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
-        if model is None:
-            return "pending", "choose a model first (step 2, or pass --model)", []
-        wanted = _ids(study.paths.scenarios, "id")
-        if not wanted:
-            return "pending", "no scenarios yet (step 4)", []
-        have = _ids(output_of(study, model), id_field) & wanted
-        if len(have) < len(wanted):
-            return "pending", f"{len(have)}/{len(wanted)} scenarios have {what}", []
-        return "done", f"{len(have)}/{len(wanted)} scenarios have {what}", [study.paths.scenarios]
+def _answered(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+    """Step 5 is done when every scenario has a response to the request the baseline would send now.
 
-    return probe
+    Responses are keyed by (model digest, messages, options), so a changed system prompt or generation setting
+    shows here as stale rather than done, and `run` re-asks exactly those scenarios.
+    """
+    from .baseline import baseline_items, read_scenarios  # the engine's key function, imported only for status
+
+    if model is None:
+        return "pending", "choose a model first (step 2, or pass --model)", []
+    scenarios, _ = read_scenarios(study)
+    if not scenarios:
+        return "pending", "no scenarios yet (step 4)", []
+    records = [r for r in read_jsonl(study.paths.responses(model)).records if isinstance(r, dict)]
+    keys = {r.get("key") for r in records}
+    digest = records[-1].get("digest") if records else None
+    current = [item for item in baseline_items(study, model, digest, scenarios) if item.key in keys]
+    answered_before = {r.get("scenario_id") for r in records} - {item.label for item in current}
+    n, have = len(scenarios), len(current)
+    if have == n:
+        return "done", f"{have}/{n} scenarios answered", [study.paths.scenarios]
+    if answered_before & {s.id for s in scenarios}:
+        return "stale", (
+            f"{have}/{n} scenarios answered with the current settings; the others were answered before the system "
+            "prompt, generation settings or model changed"
+        ), []
+    return "pending", f"{have}/{n} scenarios answered", []
 
 
 def _assessed(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
@@ -203,7 +213,7 @@ STEPS: tuple[_Step, ...] = (
         "Run the baseline",
         ("run_baseline",),
         "run",
-        _per_scenario(lambda s, m: s.paths.responses(m), "scenario_id", "a response"),
+        _answered,
     ),
     _Step(
         6,
