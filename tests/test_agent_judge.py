@@ -18,6 +18,7 @@ from base_model_selector.errors import ConfigError
 from base_model_selector.server import build_server
 from base_model_selector.types import AssessmentReport
 from fakes import FakeOllama
+from shells import run_tool
 
 UNREACHABLE = "http://127.0.0.1:9"  # the agent path never calls a model server
 
@@ -130,18 +131,14 @@ def test_a_changed_criterion_makes_its_agent_items_pending_again(tmp_path: Path)
 def test_mcp_errors_reach_the_agent_with_the_fix(tmp_path: Path) -> None:
     study = make_study(tmp_path / "s", UNREACHABLE)
 
-    async def go():
-        async with Client(build_server()) as client:
-            return await client.call_tool(
-                "record_assessments",
-                {
-                    "study": str(study.root),
-                    "model": CANDIDATE,
-                    "verdicts": [{"item_id": "x", "reasoning": "r", "answer": "YES"}],
-                },
-            )
-
-    result = asyncio.run(go())
+    result = run_tool(
+        "record_assessments",
+        {
+            "study": str(study.root),
+            "model": CANDIDATE,
+            "verdicts": [{"item_id": "x", "reasoning": "r", "answer": "YES"}],
+        },
+    )
     assert result.is_error and "next_assessment_batch" in result.content[0].text
 
 

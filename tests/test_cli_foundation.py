@@ -11,16 +11,7 @@ import pytest
 
 from base_model_selector.cli import main
 from base_model_selector.errors import ConfigError
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from shells import run_cli
 
 
 def test_init_then_status_lists_the_eight_steps_with_step_one_next(

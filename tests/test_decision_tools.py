@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
-from mcp import Client
 from typer.testing import CliRunner
 
 from base_model_selector.cli import app
 from base_model_selector.errors import StepNotReady, StudyError
-from base_model_selector.server import build_server
 from decision_fixture import MODEL, write_study
-
-
-def _call(name: str, args: dict[str, Any]) -> Any:
-    async def go() -> Any:
-        async with Client(build_server()) as client:
-            return await client.call_tool(name, args)
-
-    return asyncio.run(go())
+from shells import run_tool
 
 
 @pytest.fixture
@@ -30,7 +19,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_decide_tool_returns_the_pass_rate_interval_and_band(root: Path) -> None:
-    result = _call("decide", {"study": str(root)})  # the model defaults to the selected primary
+    result = run_tool("decide", {"study": str(root)})  # the model defaults to the selected primary
     assert not result.is_error, result.content
     data = result.structured_content
     assert data["model"] == MODEL
@@ -41,8 +30,8 @@ def test_decide_tool_returns_the_pass_rate_interval_and_band(root: Path) -> None
 
 
 def test_write_decision_doc_tool_saves_notes_and_refuses_paths_outside_the_study(root: Path) -> None:
-    assert not _call("decide", {"study": str(root)}).is_error
-    result = _call(
+    assert not run_tool("decide", {"study": str(root)}).is_error
+    result = run_tool(
         "write_decision_doc",
         {"study": str(root), "qualitative_notes": "Generic but polite.", "failure_patterns": {"CQ1": "filler"}},
     )
@@ -50,14 +39,14 @@ def test_write_decision_doc_tool_saves_notes_and_refuses_paths_outside_the_study
     assert Path(result.structured_content["path"]) == root / "docs" / "base-model-evaluation.md"
     assert "- CQ1: filler" in (root / "notes.md").read_text(encoding="utf-8")
 
-    refused = _call("write_decision_doc", {"study": str(root), "path": "/etc/passwd.md"})
+    refused = run_tool("write_decision_doc", {"study": str(root), "path": "/etc/passwd.md"})
     assert refused.is_error
     assert "outside the study directory" in refused.content[0].text
 
 
 def test_decide_tool_before_assessment_tells_the_agent_what_to_run(root: Path) -> None:
     (root / "runs" / "qwen3-8b" / "assessments.json").unlink()
-    result = _call("decide", {"study": str(root)})
+    result = run_tool("decide", {"study": str(root)})
     assert result.is_error
     assert "assess --model qwen3:8b" in result.content[0].text and "assess_responses" in result.content[0].text
 

@@ -10,12 +10,12 @@ import pytest
 from mcp import Client
 
 from base_model_selector.catalog import load_catalog
-from base_model_selector.cli import main
 from base_model_selector.search import UNAVAILABLE_NOTE
 from base_model_selector.server import build_server
 from base_model_selector.study import init_study
 from base_model_selector.types import Selection
 from fakes.search import FakeDDGS, load_fixture
+from shells import run_cli
 
 
 @pytest.fixture
@@ -133,16 +133,6 @@ def test_mcp_bad_input_is_an_error_the_agent_can_act_on(study_dir: Path, tool: s
 
 
 # ---------------------------------------------------------------- CLI
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_research_table_select_for_empathetic_coaching(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     s = ["--study", str(study_dir)]
     code, out, err = run_cli([*s, "research", "--no-search"], capsys)

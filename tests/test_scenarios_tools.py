@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
@@ -14,18 +13,14 @@ from base_model_selector.cli import app
 from base_model_selector.server import build_server
 from base_model_selector.storage import read_jsonl
 from fakes import FakeOllama
+from shells import call_tool
 from test_scenarios_generate import make_study, varied
-
-
-async def call(name: str, args: dict[str, Any]) -> Any:
-    async with Client(build_server()) as client:
-        return await client.call_tool(name, args)
 
 
 @pytest.mark.anyio
 async def test_plan_scenarios_tool_reports_coverage_and_can_return_the_slots(tmp_path: Path) -> None:
     study = make_study(tmp_path / "s", "http://127.0.0.1:9")
-    result = await call("plan_scenarios", {"study": str(study.root), "n": 50, "include_slots": True})
+    result = await call_tool("plan_scenarios", {"study": str(study.root), "n": 50, "include_slots": True})
     assert not result.is_error
     data = result.structured_content
     assert data["coverage"]["topics"] == [8, 8] and data["edge_case_n"] == 10
@@ -37,7 +32,7 @@ async def test_plan_scenarios_tool_reports_coverage_and_can_return_the_slots(tmp
 @pytest.mark.parametrize("n", [0, 100000])
 async def test_plan_scenarios_tool_refuses_a_bad_n(tmp_path: Path, n: int) -> None:
     study = make_study(tmp_path / "s", "http://127.0.0.1:9")
-    result = await call("plan_scenarios", {"study": str(study.root), "n": n})
+    result = await call_tool("plan_scenarios", {"study": str(study.root), "n": n})
     assert result.is_error
 
 
@@ -45,7 +40,7 @@ async def test_plan_scenarios_tool_refuses_a_bad_n(tmp_path: Path, n: int) -> No
 async def test_plan_scenarios_tool_reports_a_broken_taxonomy_by_key_and_line(tmp_path: Path) -> None:
     study = make_study(tmp_path / "s", "http://127.0.0.1:9")
     study.paths.taxonomy_yaml.write_text("topics:\n  - name: a\n    weight: -2\n", encoding="utf-8")
-    result = await call("plan_scenarios", {"study": str(study.root)})
+    result = await call_tool("plan_scenarios", {"study": str(study.root)})
     assert result.is_error and "topics.0.weight (line 3)" in result.content[0].text
 
 
@@ -75,7 +70,7 @@ async def test_add_scenarios_tool_adds_and_rejects_duplicates(tmp_path: Path) ->
         {"text": "where do I find my VAT receipt?", "topic": "billing and subscription"},
         {"text": "Where do I find my VAT receipt", "topic": "billing and subscription"},
     ]
-    result = await call("add_scenarios", {"study": str(study.root), "scenarios": items})
+    result = await call_tool("add_scenarios", {"study": str(study.root), "scenarios": items})
     assert not result.is_error
     assert len(result.structured_content["added"]) == 1
     assert result.structured_content["rejected"][0]["reason"] == "near-duplicate"
@@ -84,7 +79,7 @@ async def test_add_scenarios_tool_adds_and_rejects_duplicates(tmp_path: Path) ->
 @pytest.mark.anyio
 async def test_add_scenarios_tool_refuses_a_path_outside_the_study(tmp_path: Path) -> None:
     study = make_study(tmp_path / "s", "http://127.0.0.1:9")
-    result = await call("add_scenarios", {"study": str(study.root), "path": "/etc/passwd"})
+    result = await call_tool("add_scenarios", {"study": str(study.root), "path": "/etc/passwd"})
     assert result.is_error and "outside the study" in result.content[0].text
 
 

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import anyio
-import pytest
 from mcp import Client, StdioServerParameters
 
 from base_model_selector.server import build_server
 from base_model_selector.study import init_study
+from shells import run_tool
 
 FIXED_TOOLS = {
     "study_status",
@@ -35,18 +35,9 @@ FIXED_TOOLS = {
 }
 
 
-async def _call(name: str, args: dict) -> object:
-    async with Client(build_server()) as client:
-        return await client.call_tool(name, args)
-
-
-def call(name: str, args: dict):  # type: ignore[no-untyped-def]
-    return anyio.run(_call, name, args)
-
-
 def test_study_status_lists_eight_steps_with_research_next(tmp_path: Path) -> None:
     init_study(tmp_path / "s", domain="customer support")
-    result = call("study_status", {"study": str(tmp_path / "s")})
+    result = run_tool("study_status", {"study": str(tmp_path / "s")})
     assert not result.is_error
     data = result.structured_content
     assert [s["number"] for s in data["steps"]] == list(range(1, 9))
@@ -55,7 +46,7 @@ def test_study_status_lists_eight_steps_with_research_next(tmp_path: Path) -> No
 
 
 def test_project_errors_reach_the_agent_with_their_fix_not_a_generic_message(tmp_path: Path) -> None:
-    result = call("study_status", {"study": str(tmp_path / "missing")})
+    result = run_tool("study_status", {"study": str(tmp_path / "missing")})
     assert result.is_error
     text = result.content[0].text
     assert "study.yaml: not found" in text
@@ -63,9 +54,9 @@ def test_project_errors_reach_the_agent_with_their_fix_not_a_generic_message(tmp
 
 
 def test_init_study_tool_creates_a_study_and_refuses_to_overwrite(tmp_path: Path) -> None:
-    first = call("init_study", {"study": str(tmp_path / "s"), "domain": "coding help"})
+    first = run_tool("init_study", {"study": str(tmp_path / "s"), "domain": "coding help"})
     assert not first.is_error
-    again = call("init_study", {"study": str(tmp_path / "s"), "domain": "other"})
+    again = run_tool("init_study", {"study": str(tmp_path / "s"), "domain": "other"})
     assert again.is_error and "already exists" in again.content[0].text
 
 
@@ -75,7 +66,7 @@ def test_every_fixed_tool_name_is_served() -> None:
             return {t.name for t in (await client.list_tools()).tools}
 
     served = anyio.run(names)
-    assert FIXED_TOOLS <= served, f"missing: {sorted(FIXED_TOOLS - served)}"
+    assert served >= FIXED_TOOLS, f"missing: {sorted(FIXED_TOOLS - served)}"
     assert served - FIXED_TOOLS == {"init_study"}
 
 

@@ -171,7 +171,7 @@ class Catalog(BaseModel):
             if m.id == low:
                 return m
         for m in self.models:
-            if m.name.lower() == low or _strip_parenthetical(m.name).lower() == low:
+            if m.name.lower() == low or plain_name(m.name).lower() == low:
                 return m
         tag = low.removesuffix(":latest")
         for m in self.models:
@@ -183,7 +183,8 @@ class Catalog(BaseModel):
         return [m.id for m in self.models]
 
 
-def _strip_parenthetical(name: str) -> str:
+def plain_name(name: str) -> str:
+    """The name without its parenthetical ('Qwen3 8B (Instruct)' → 'Qwen3 8B'): how people and pages say it."""
     return re.sub(r"\s*\(.*?\)", "", name).strip()
 
 

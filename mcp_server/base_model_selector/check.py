@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from .backends import Backend, ModelInfo, using
+from .backends import Backend, ModelInfo, single_turn, using
 from .pull import model_under_test
 from .study import Study
 from .types import FactCheck, ModelFacts, Selection, SmokeTest
@@ -106,10 +106,7 @@ async def check_model(
 
 
 async def _smoke(server: Backend, tag: str, study: Study) -> SmokeTest:
-    messages = [{"role": "user", "content": SMOKE_PROMPT}]
-    system = study.system_prompt()
-    if system:
-        messages.insert(0, {"role": "system", "content": system})
+    messages = single_turn(study.system_prompt(), SMOKE_PROMPT)
     result = await server.chat(
         tag, messages, options={"temperature": 0, "seed": study.config.generation.seed, "num_predict": 96}, think=False
     )
@@ -164,40 +161,39 @@ def _unknown(field: str, catalog: Any, server: Any) -> FactCheck | None:
     return None
 
 
+def _compared(field: str, catalog: str, server: str, *, agree: bool, why: str) -> FactCheck:
+    """A fact both sides state: agree, or differ with `why` it matters (kept out of the note when they agree)."""
+    return FactCheck(
+        field=field, catalog=catalog, server=server, status="agree" if agree else "differ", note="" if agree else why
+    )
+
+
 def _params(catalog_b: float | None, server_b: float | None) -> FactCheck:
     if (missing := _unknown("parameters_b", catalog_b, server_b)) is not None:
         return missing
     assert catalog_b is not None and server_b is not None
     off = abs(server_b - catalog_b) / catalog_b
-    agree = off <= PARAMS_TOLERANCE
-    note = "" if agree else f"{off:.0%} apart — the tag may point at another size than the catalog entry"
-    return FactCheck(
-        field="parameters_b",
-        catalog=f"{catalog_b:g}",
-        server=f"{server_b:g}",
-        status="agree" if agree else "differ",
-        note=note,
+    return _compared(
+        "parameters_b",
+        f"{catalog_b:g}",
+        f"{server_b:g}",
+        agree=off <= PARAMS_TOLERANCE,
+        why=f"{off:.0%} apart — the tag may point at another size than the catalog entry",
     )
 
 
 def _context(catalog_ctx: int | None, server_ctx: int | None) -> FactCheck:
     if (missing := _unknown("context_tokens", catalog_ctx, server_ctx)) is not None:
         return missing
-    agree = catalog_ctx == server_ctx
-    note = (
-        ""
-        if agree
-        else (
+    return _compared(
+        "context_tokens",
+        str(catalog_ctx),
+        str(server_ctx),
+        agree=catalog_ctx == server_ctx,
+        why=(
             "the build's native context differs from the model card; plan with the smaller one (and note that "
             "Ollama's runtime context is generation.num_ctx, often much smaller)"
-        )
-    )
-    return FactCheck(
-        field="context_tokens",
-        catalog=str(catalog_ctx),
-        server=str(server_ctx),
-        status="agree" if agree else "differ",
-        note=note,
+        ),
     )
 
 
@@ -213,14 +209,12 @@ def _license(catalog_lic: str | None, server_first_line: str | None) -> FactChec
         return missing
     assert catalog_lic is not None and server_first_line is not None
     a, b = _license_key(catalog_lic), _license_key(server_first_line)
-    agree = bool(a and b) and (a in b or b in a)
-    note = "" if agree else "the licence shipped with the weights is not the one the catalog names; read it"
-    return FactCheck(
-        field="license",
-        catalog=catalog_lic,
-        server=server_first_line,
-        status="agree" if agree else "differ",
-        note=note,
+    return _compared(
+        "license",
+        catalog_lic,
+        server_first_line,
+        agree=bool(a and b) and (a in b or b in a),
+        why="the licence shipped with the weights is not the one the catalog names; read it",
     )
 
 
@@ -230,19 +224,13 @@ def _family(catalog_family: str | None, server_family: str | None) -> FactCheck:
     assert catalog_family is not None and server_family is not None
     a = re.sub(r"[^a-z0-9]+", "", re.sub(r"\(.*?\)", "", catalog_family.lower()))
     b = re.sub(r"[^a-z0-9]+", "", server_family.lower())
-    agree = bool(a and b) and (a.startswith(b) or b.startswith(a))
-    note = (
-        ""
-        if agree
-        else (
+    return _compared(
+        "family",
+        catalog_family,
+        server_family,
+        agree=bool(a and b) and (a.startswith(b) or b.startswith(a)),
+        why=(
             "the server's architecture family differs (normal for distills and fine-tunes built on another base; "
             "otherwise the tag may be a different model)"
-        )
-    )
-    return FactCheck(
-        field="family",
-        catalog=catalog_family,
-        server=server_family,
-        status="agree" if agree else "differ",
-        note=note,
+        ),
     )

@@ -17,9 +17,10 @@ import re
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import templating
+from .catalog import plain_name
 from .errors import ConfigError, StepNotReady
 from .evidence import EvidenceRef
-from .fit import ContextFit, FitOverride
+from .fit import ContextFit, FitOverride, stars_text
 from .profiles import tokens
 from .research import Candidate, CandidateSet, Excluded, read_candidates
 from .search import UNTRUSTED_NOTICE, size_phrase
@@ -97,7 +98,7 @@ class ComparisonTable(BaseModel):
     def get(self, key: str) -> ComparisonRow | None:
         low = key.strip().lower().removesuffix(":latest")
         for row in self.rows:
-            names = {row.id, row.model.lower(), re.sub(r"\s*\(.*?\)", "", row.model).strip().lower()}
+            names = {row.id, row.model.lower(), plain_name(row.model).lower()}
             names |= {t.lower().removesuffix(":latest") for t in row.ollama_tags}
             if low in names:
                 return row
@@ -110,10 +111,6 @@ class ComparisonTable(BaseModel):
 def _code(text: str) -> str:
     """A code span; backslash escapes do not work inside one, so drop the characters that would end it."""
     return "`" + re.sub(r"[`|\n\r]", "", text) + "`"
-
-
-def stars_text(stars: int) -> str:
-    return "★" * stars + "☆" * (5 - stars)
 
 
 def _params(c: Candidate) -> str:

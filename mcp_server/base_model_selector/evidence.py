@@ -12,7 +12,7 @@ import re
 
 from pydantic import BaseModel, Field
 
-from .catalog import CatalogModel
+from .catalog import CatalogModel, plain_name
 from .search import WebResult
 from .study import Study
 from .webtext import inert
@@ -30,10 +30,6 @@ class EvidenceRef(BaseModel):
     excerpt: str
     matched: str = Field(description="What in the text named the candidate: its name, tag or family")
     flags: list[str] = Field(default_factory=list)
-
-
-def plain_name(name: str) -> str:
-    return re.sub(r"\s*\(.*?\)", "", name).strip()
 
 
 def _term(text: str) -> re.Pattern[str]:

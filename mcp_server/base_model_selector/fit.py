@@ -159,6 +159,11 @@ def domain_fit(
     return Fit(model_id=model.id, profile=profile.key, stars=stars, reasons=reasons)
 
 
+def stars_text(stars: int) -> str:
+    """'★★★☆☆': the one way a fit is drawn, in summaries, the comparison table and the decision document."""
+    return "★" * stars + "☆" * (5 - stars)
+
+
 def override_fit(fit: Fit, stars: int, justification: str, *, by: str = "") -> Fit:
     """A copy of `fit` carrying an override; computed stars and reasons stay as they were."""
     if not justification.strip():

@@ -18,10 +18,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import catalog as catalog_mod
-from .catalog import Catalog, CatalogModel
+from .catalog import Catalog, CatalogModel, plain_name
 from .errors import ConfigError
-from .evidence import EvidenceRef, mentions, plain_name, read_evidence
-from .fit import ContextFit, Fit, context_fit, domain_fit
+from .evidence import EvidenceRef, mentions, read_evidence
+from .fit import ContextFit, Fit, context_fit, domain_fit, stars_text
 from .profiles import ProfileMatch, resolve_profile
 from .search import (
     UNTRUSTED_NOTICE,
@@ -95,9 +95,8 @@ class CandidateSet(BaseModel):
             + f"; catalog as of {self.catalog_as_of}."
         ]
         for c in self.candidates:
-            stars = "★" * c.fit.final_stars + "☆" * (5 - c.fit.final_stars)
             lines.append(
-                f"  {stars} {c.model.name} ({c.model.params_b:g}B, {c.model.license})"
+                f"  {stars_text(c.fit.final_stars)} {c.model.name} ({c.model.params_b:g}B, {c.model.license})"
                 + (f" — {'; '.join(c.flags[:3])}" if c.flags else "")
                 + (f" — {len(c.evidence)} web mentions" if c.evidence else "")
             )

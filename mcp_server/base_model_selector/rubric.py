@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .errors import ConfigError
-from .yamlfile import _line_of, format_validation_error, parse_yaml_text
+from .yamlfile import format_validation_error, line_of, parse_yaml_text, read_config_text
 
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$"
 WEIGHT_TOLERANCE = 1e-6
@@ -226,16 +226,12 @@ class Rubric(Strict):
 def load_rubric(path: Path, *, label: str | None = None) -> Rubric:
     """Read and validate rubric.yaml; every problem is reported as `file: key.path (line N): message`."""
     name = label or str(path)
-    if path.is_dir():
-        raise ConfigError(f"{name}: is a directory, expected a rubric.yaml file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{name}: not found; write the rubric (see README 'Step 6' or copy examples/<domain>/rubric.yaml)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{name}: cannot be read ({err})") from err
+    text = read_config_text(
+        path,
+        shown=name,
+        expected="a rubric.yaml file",
+        missing_hint="; write the rubric (see README 'Step 6' or copy examples/<domain>/rubric.yaml)",
+    )
     return parse_rubric(text, name=name)
 
 
@@ -251,7 +247,7 @@ def parse_rubric(text: str, *, name: str = "rubric.yaml") -> Rubric:
     if problems:
         lines = []
         for loc, msg in problems:
-            line = _line_of(root, loc)
+            line = line_of(root, loc)
             where = f" (line {line})" if line else ""
             lines.append(f"{name}: {'.'.join(map(str, loc))}{where}: {msg}")
         raise ConfigError("\n".join(lines))

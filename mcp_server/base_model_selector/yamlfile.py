@@ -17,7 +17,7 @@ from .errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """The 1-based line of the deepest node of `loc` that exists in the document."""
     node = root
     line = node.start_mark.line + 1 if node is not None else None
@@ -66,10 +66,10 @@ def format_validation_error(name: str, err: ValidationError, root: yaml.Node | N
             line = _key_line(root, loc)
             msg = "unknown key (a typo?); remove it or check the spelling against the documented keys"
         elif item["type"] == "missing":
-            line = _line_of(root, loc[:-1]) if len(loc) > 1 else None
+            line = line_of(root, loc[:-1]) if len(loc) > 1 else None
             msg = "required key is missing; add it"
         else:
-            line = _line_of(root, loc)
+            line = line_of(root, loc)
             msg = item["msg"]
         where = f" (line {line})" if line else ""
         lines.append(f"{name}: {path}{where}: {msg}")
@@ -91,15 +91,23 @@ def parse_yaml_text(text: str, name: str) -> tuple[Any, yaml.Node | None]:
 def load_yaml_model(path: Path, model: type[M], *, label: str | None = None) -> M:
     """Read `path` and validate it as `model`, raising one ConfigError that says where and what."""
     name = label or path.name
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory, expected the file {name}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot be read ({err})") from err
+    text = read_config_text(path, shown=str(path), expected=f"the file {name}")
     return validate_yaml_text(text, model, name=name)
+
+
+def read_config_text(path: Path, *, shown: str, expected: str, missing_hint: str = "") -> str:
+    """The text of a file a person writes, or one ConfigError naming it (`shown`) and what was expected there.
+
+    A directory, a missing file and an unreadable one each get their own message, so the fix is obvious.
+    """
+    if path.is_dir():
+        raise ConfigError(f"{shown}: is a directory, expected {expected}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}: not found{missing_hint}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{shown}: cannot be read ({err})") from err
 
 
 def validate_yaml_text(text: str, model: type[M], *, name: str) -> M:

@@ -152,6 +152,15 @@ async def using(config: BackendConfig, backend: Backend | None = None) -> AsyncI
         await made.aclose()
 
 
+def single_turn(system: str | None, text: str) -> list[dict[str, str]]:
+    """The `messages` for one user turn, after the system prompt when there is one.
+
+    This is how the model under test is addressed everywhere (the smoke test, the baseline), so a check answers
+    under the same instructions as the run it precedes.
+    """
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+
+
 def parse_parameter_size(text: str | None) -> float | None:
     """'8.2B' → 8.2, '268.10M' → 0.268; None when it cannot be read."""
     if not text:
@@ -179,5 +188,6 @@ __all__ = [
     "PullResult",
     "make_backend",
     "parse_parameter_size",
+    "single_turn",
     "using",
 ]

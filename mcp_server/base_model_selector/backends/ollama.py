@@ -13,8 +13,6 @@ connections, timeouts and garbled bodies → `TransientBackendError`; other refu
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import time
 from typing import Any
 
@@ -24,6 +22,7 @@ import ollama
 from ..config import BackendConfig
 from ..errors import BackendError, BackendUnreachable, BMSError, ModelNotFound, TransientBackendError
 from . import ChatResult, ModelInfo, ProgressFn, PullResult, tokens_per_second
+from .hosts import HostPool, on_every_host
 
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -83,57 +82,35 @@ class OllamaBackend:
     """Implements `Backend` over one or more Ollama hosts (see the module docstring)."""
 
     def __init__(self, config: BackendConfig, *, hosts: list[str] | None = None) -> None:
-        self.hosts = list(hosts or config.resolved_hosts())
-        self.parallel = config.parallel
-        self.slots = len(self.hosts) * config.parallel
+        self._pool: HostPool[ollama.AsyncClient] = HostPool(
+            list(hosts or config.resolved_hosts()),
+            parallel=config.parallel,
+            timeout_s=config.timeout_s,
+            connect=lambda host, timeout, limits: ollama.AsyncClient(host=host, timeout=timeout, limits=limits),
+            close=lambda client: client.close(),
+        )
+        self.hosts, self.parallel, self.slots = self._pool.hosts, self._pool.parallel, self._pool.slots
         self.timeout_s = config.timeout_s
-        self._clients: dict[str, ollama.AsyncClient] = {}
-        self._busy = dict.fromkeys(self.hosts, 0)
-        self._turn = itertools.count()
 
     # ------------------------------------------------------------------ plumbing
-    def _client(self, host: str) -> ollama.AsyncClient:
-        client = self._clients.get(host)
-        if client is None:
-            pool = self.parallel + 4
-            client = ollama.AsyncClient(
-                host=host,
-                timeout=httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s)),
-                limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            )
-            self._clients[host] = client
-        return client
-
-    def _pick(self) -> str:
-        """The host with the fewest requests in flight; ties go round-robin so load spreads evenly."""
-        if len(self.hosts) == 1:
-            return self.hosts[0]
-        start = next(self._turn) % len(self.hosts)
-        order = self.hosts[start:] + self.hosts[:start]
-        return min(order, key=self._busy.__getitem__)
-
     async def _tags(self, host: str) -> dict[str, Any]:
         try:
-            listing = await self._client(host).list()
+            listing = await self._pool.client(host).list()
         except Exception as err:
             raise map_error(err, host, None, timeout_s=self.timeout_s) from None
         return {normalize_tag(m.model or ""): m for m in listing.models if m.model}
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
+        await self._pool.aclose()
 
     # ------------------------------------------------------------------ Backend
     async def list_models(self) -> list[str]:
         """Tags present on every host, in the first host's order."""
-        listings = await asyncio.gather(*(self._tags(h) for h in self.hosts))
-        common = set(listings[0]).intersection(*listings[1:])
-        return [tag for tag in listings[0] if tag in common]
+        return on_every_host(await self._pool.each(self._tags))
 
     async def show(self, model: str) -> ModelInfo:
         tag = normalize_tag(model)
-        listings = await asyncio.gather(*(self._tags(h) for h in self.hosts))
+        listings = await self._pool.each(self._tags)
         missing = [h for h, tags in zip(self.hosts, listings, strict=True) if tag not in tags]
         if missing:
             if len(self.hosts) == 1:
@@ -146,7 +123,7 @@ class OllamaBackend:
             )
         host = self.hosts[0]
         try:
-            shown = await self._client(host).show(model)
+            shown = await self._pool.client(host).show(model)
         except Exception as err:
             raise map_error(err, host, model, timeout_s=self.timeout_s) from None
         digests = {h: tags[tag].digest for h, tags in zip(self.hosts, listings, strict=True)}
@@ -162,7 +139,7 @@ class OllamaBackend:
     async def pull(self, model: str, progress: ProgressFn | None = None) -> PullResult:
         started = time.monotonic()
         tag = normalize_tag(model)
-        listings = await asyncio.gather(*(self._tags(h) for h in self.hosts))
+        listings = await self._pool.each(self._tags)
         lacking = [h for h, tags in zip(self.hosts, listings, strict=True) if tag not in tags]
         if not lacking:
             entry = listings[0][tag]
@@ -195,7 +172,7 @@ class OllamaBackend:
             return sum(c for c, _ in layers.values()), sum(t for _, t in layers.values())
 
         try:
-            stream = await self._client(host).pull(model, stream=True)
+            stream = await self._pool.client(host).pull(model, stream=True)
             async for part in stream:
                 if part.digest and part.total:
                     layers[part.digest] = (min(part.completed or 0, part.total), part.total)
@@ -243,17 +220,14 @@ class OllamaBackend:
         schema: dict[str, Any] | None = None,
         think: bool | None = None,
     ) -> ChatResult:
-        host = self._pick()
-        self._busy[host] += 1
-        started = time.perf_counter()
-        try:
-            reply = await self._client(host).chat(
-                model=model, messages=messages, options=options, format=schema, think=think, stream=False
-            )
-        except Exception as err:
-            raise map_error(err, host, model, timeout_s=self.timeout_s) from None
-        finally:
-            self._busy[host] -= 1
+        with self._pool.lease() as host:
+            started = time.perf_counter()
+            try:
+                reply = await self._pool.client(host).chat(
+                    model=model, messages=messages, options=options, format=schema, think=think, stream=False
+                )
+            except Exception as err:
+                raise map_error(err, host, model, timeout_s=self.timeout_s) from None
         latency = time.perf_counter() - started
         eval_s = reply.eval_duration / 1e9 if reply.eval_duration else None
         return ChatResult(

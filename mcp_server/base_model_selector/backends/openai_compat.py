@@ -15,8 +15,6 @@ The API key, when needed, is read from the environment variable named by `backen
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import os
 import time
@@ -27,6 +25,7 @@ import httpx
 from ..config import BackendConfig
 from ..errors import BackendError, BackendUnreachable, BMSError, ConfigError, ModelNotFound, TransientBackendError
 from . import ChatResult, ModelInfo, ProgressFn, PullResult, tokens_per_second
+from .hosts import HostPool, on_every_host
 
 TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _OPTION_NAMES = {"num_predict": "max_tokens", "temperature": "temperature", "seed": "seed", "top_p": "top_p"}
@@ -47,9 +46,6 @@ class OpenAICompatBackend:
                 "study.yaml: backend.hosts: the openai backend needs the server URL, e.g. "
                 "hosts: ['http://127.0.0.1:8000'] (vLLM) or ['http://127.0.0.1:8080'] (llama.cpp server)"
             )
-        self.hosts = [base_url(h) for h in (hosts or config.hosts)]
-        self.parallel = config.parallel
-        self.slots = len(self.hosts) * config.parallel
         self.timeout_s = config.timeout_s
         self._headers = {"Content-Type": "application/json"}
         if config.api_key_env:
@@ -60,32 +56,19 @@ class OpenAICompatBackend:
                     f"export {config.api_key_env}=<your key> or remove api_key_env"
                 )
             self._headers["Authorization"] = f"Bearer {key}"
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._busy = dict.fromkeys(self.hosts, 0)
-        self._turn = itertools.count()
+        self._pool: HostPool[httpx.AsyncClient] = HostPool(
+            [base_url(h) for h in (hosts or config.hosts)],
+            parallel=config.parallel,
+            timeout_s=config.timeout_s,
+            connect=lambda host, timeout, limits: httpx.AsyncClient(
+                base_url=host, headers=self._headers, timeout=timeout, limits=limits
+            ),
+            close=lambda client: client.aclose(),
+        )
+        self.hosts, self.parallel, self.slots = self._pool.hosts, self._pool.parallel, self._pool.slots
         self._thinking_switch = True
 
     # ------------------------------------------------------------------ plumbing
-    def _client(self, host: str) -> httpx.AsyncClient:
-        client = self._clients.get(host)
-        if client is None:
-            pool = self.parallel + 4
-            client = httpx.AsyncClient(
-                base_url=host,
-                headers=self._headers,
-                timeout=httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s)),
-                limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            )
-            self._clients[host] = client
-        return client
-
-    def _pick(self) -> str:
-        if len(self.hosts) == 1:
-            return self.hosts[0]
-        start = next(self._turn) % len(self.hosts)
-        order = self.hosts[start:] + self.hosts[:start]
-        return min(order, key=self._busy.__getitem__)
-
     def _error(self, err: BaseException, host: str, model: str | None) -> BMSError:
         if isinstance(err, BMSError):
             return err
@@ -108,7 +91,7 @@ class OpenAICompatBackend:
 
     async def _request(self, host: str, method: str, path: str, model: str | None, **kw: Any) -> Any:
         try:
-            response = await self._client(host).request(method, path, **kw)
+            response = await self._pool.client(host).request(method, path, **kw)
             data = response.json() if response.content else {}
         except Exception as err:
             raise self._error(err, host, model) from None
@@ -121,18 +104,14 @@ class OpenAICompatBackend:
         return [str(m.get("id")) for m in data.get("data") or [] if isinstance(m, dict) and m.get("id")]
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+        await self._pool.aclose()
 
     # ------------------------------------------------------------------ Backend
     async def list_models(self) -> list[str]:
-        listings = await asyncio.gather(*(self._served(h) for h in self.hosts))
-        common = set(listings[0]).intersection(*listings[1:])
-        return [m for m in listings[0] if m in common]
+        return on_every_host(await self._pool.each(self._served))
 
     async def show(self, model: str) -> ModelInfo:
-        listings = await asyncio.gather(*(self._request(h, "GET", "/v1/models", model) for h in self.hosts))
+        listings = await self._pool.each(lambda host: self._request(host, "GET", "/v1/models", model))
         entries: list[dict[str, Any]] = []
         for host, data in zip(self.hosts, listings, strict=True):
             found = next((m for m in data.get("data") or [] if isinstance(m, dict) and m.get("id") == model), None)
@@ -184,10 +163,8 @@ class OpenAICompatBackend:
             }
         if think is not None and self._thinking_switch:
             body["chat_template_kwargs"] = {"enable_thinking": think}
-        host = self._pick()
-        self._busy[host] += 1
-        started = time.perf_counter()
-        try:
+        with self._pool.lease() as host:
+            started = time.perf_counter()
             try:
                 data = await self._request(host, "POST", "/v1/chat/completions", model, content=json.dumps(body))
             except BackendError as err:
@@ -197,8 +174,6 @@ class OpenAICompatBackend:
                 self._thinking_switch = False
                 del body["chat_template_kwargs"]
                 data = await self._request(host, "POST", "/v1/chat/completions", model, content=json.dumps(body))
-        finally:
-            self._busy[host] -= 1
         latency = time.perf_counter() - started
         try:
             choice = data["choices"][0]
