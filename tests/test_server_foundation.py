@@ -92,7 +92,7 @@ def test_stdio_server_lists_tools_and_answers_study_status(tmp_path: Path) -> No
 
 def test_server_import_adds_little_to_mcp_import_time() -> None:
     """Our modules must stay light at start-up: heavy libraries are imported inside the tools."""
-    heavy = ("ollama", "ddgs", "jinja2", "rich", "typer")
+    heavy = ("ollama", "ddgs", "jinja2", "rich", "typer", "yaml", "httpx")
     code = f"import sys, base_model_selector.server; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]", f"heavy modules imported at server start-up: {out.stdout}"

@@ -19,13 +19,15 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .yamlfile import format_validation_error, parse_yaml_text
+
+if TYPE_CHECKING:
+    import yaml
 
 Architecture = Literal["dense", "moe", "hybrid"]
 CommercialUse = Literal["yes", "conditional", "no"]
@@ -217,6 +219,8 @@ def load_user_entries(path: Path) -> list[CatalogModel]:
 
     Raises ConfigError naming the file, the entry (index and id), the key and, for YAML, the line.
     """
+    import yaml  # lazily: the MCP server starts without it
+
     raw, root = _read_user_file(path)
     if isinstance(raw, dict):
         unknown = sorted(set(raw) - {"models", "as_of"})
@@ -272,6 +276,8 @@ def _read_user_file(path: Path) -> tuple[Any, yaml.Node | None]:
 
 
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    import yaml  # lazily: the MCP server starts without it
+
     if isinstance(node, yaml.MappingNode):
         return next((v for k, v in node.value if getattr(k, "value", None) == key), None)
     return None

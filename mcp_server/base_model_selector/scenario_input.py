@@ -13,9 +13,8 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
@@ -25,6 +24,9 @@ from .scenarios import dedup_index, existing_scenarios
 from .study import Study
 from .taxonomy import Taxonomy, load_taxonomy
 from .types import Scenario
+
+if TYPE_CHECKING:
+    pass
 
 MAX_ITEMS = 2000
 MAX_PROBLEMS_SHOWN = 20
@@ -200,6 +202,8 @@ def _resolve(item: ScenarioInput, taxonomy: Taxonomy | None, slots: dict[str, An
 # --------------------------------------------------------------------------- files
 def load_scenario_file(path: Path) -> list[Any]:
     """The items of a JSONL, JSON, CSV or YAML file: a list of {text, topic, ...} mappings."""
+    import yaml  # lazily: the MCP server starts without it
+
     if not path.is_file():
         raise ConfigError(f"{path}: not found (give a file inside the study directory)")
     try:
@@ -219,6 +223,8 @@ def load_scenario_file(path: Path) -> list[Any]:
 
 
 def _parse(path: Path, load: Any) -> Any:
+    import yaml  # lazily: the MCP server starts without it
+
     try:
         return load()
     except (ValueError, yaml.YAMLError) as err:

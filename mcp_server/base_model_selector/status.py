@@ -124,10 +124,14 @@ def _answered(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
     if have == n:
         return "done", f"{have}/{n} scenarios answered", [study.paths.scenarios]
     if answered_before & {s.id for s in scenarios}:
-        return "stale", (
-            f"{have}/{n} scenarios answered with the current settings; the others were answered before the system "
-            "prompt, generation settings or model changed"
-        ), []
+        return (
+            "stale",
+            (
+                f"{have}/{n} scenarios answered with the current settings; the others were answered before the system "
+                "prompt, generation settings or model changed"
+            ),
+            [],
+        )
     return "pending", f"{have}/{n} scenarios answered", []
 
 

@@ -7,18 +7,22 @@ A typo in a hand-written file should cost seconds, so every problem is reported 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """The 1-based line of the deepest node of `loc` that exists in the document."""
+    import yaml  # lazily: the MCP server starts without it
+
     node = root
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
@@ -39,6 +43,8 @@ def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 def _key_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """For an unknown (extra) key, the line of that key rather than of its parent."""
+    import yaml  # lazily: the MCP server starts without it
+
     if not loc:
         return None
     parent = root
@@ -77,6 +83,8 @@ def format_validation_error(name: str, err: ValidationError, root: yaml.Node | N
 
 
 def parse_yaml_text(text: str, name: str) -> tuple[Any, yaml.Node | None]:
+    import yaml  # lazily: the MCP server starts without it
+
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
