@@ -135,6 +135,34 @@ def _answered(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
     return "pending", f"{have}/{n} scenarios answered", []
 
 
+def _researched(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+    """Step 1 is stale only when what it was researched for changed, not on any edit of study.yaml.
+
+    candidates.json records the domain, size range, licence need and longest input it was built for; a change to
+    thresholds or scenario counts leaves the research valid.
+    """
+    path, cfg = study.paths.candidates, study.config
+    if not path.exists():
+        return "pending", f"no candidates yet ({_rel(study, path)})", []
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        was = {k: found[k] for k in ("domain", "size_min_b", "size_max_b", "commercial_use", "longest_input_tokens")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return "pending", f"{_rel(study, path)} is unreadable; run research again", []
+    now = {
+        "domain": cfg.domain,
+        "size_min_b": cfg.size_b.min,
+        "size_max_b": cfg.size_b.max,
+        "commercial_use": cfg.commercial_use,
+        "longest_input_tokens": cfg.max_turns * 2 * cfg.tokens_per_message,
+    }
+    changed = [f"{k} {was[k]!r} → {now[k]!r}" for k in now if was[k] != now[k]]
+    if changed:
+        return "stale", f"researched for other settings ({'; '.join(changed)})", []
+    inputs = [study.paths.user_catalog, study.paths.added_candidates]
+    return "done", f"{len(found.get('candidates', []))} candidates: {_rel(study, path)}", inputs
+
+
 def _assessed(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
     if model is None:
         return "pending", "choose a model first (step 2, or pass --model)", []
@@ -181,11 +209,7 @@ STEPS: tuple[_Step, ...] = (
         "Research candidates",
         ("search_web", "research_candidates"),
         "research",
-        _file_step(
-            lambda s, m: s.paths.candidates,
-            lambda s, m: [s.paths.study_yaml, s.paths.user_catalog],
-            "candidates",
-        ),
+        _researched,
     ),
     _Step(
         2,
