@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from pydantic import BaseModel
@@ -20,6 +20,9 @@ from pydantic import BaseModel
 from . import __version__
 from .errors import BMSError, ConfigError
 from .study import DEFAULT_STUDY_DIR, Study, init_study
+
+if TYPE_CHECKING:
+    pass
 
 app = typer.Typer(
     name="base-model-selector",
@@ -197,7 +200,7 @@ def pull(
     from .pull import pull_model
 
     study = open_study()
-    with _download_progress() as progress:
+    with rich_progress("Pulling", download=True) as progress:
         result = asyncio.run(pull_model(study, _one_model(model, model_option), progress=progress))
     emit(result)
 
@@ -238,40 +241,6 @@ def run(
     emit(result)
     if result.failed:
         raise typer.Exit(1)
-
-
-@contextmanager
-def _download_progress() -> Iterator[Callable[[float, float | None, str], Awaitable[None]]]:
-    """A progress callback drawing bytes, percent, speed and time left on stderr (silent with --json)."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=Globals.json,
-        transient=True,
-    )
-    task = bar.add_task("Pulling", total=None)
-
-    async def report(done: float, total: float | None, message: str) -> None:
-        bar.update(task, completed=done, total=total, description=message[-60:])
-
-    with bar:
-        yield report
 
 
 # ------------------------------------------------------------ step 4: scenarios
@@ -388,10 +357,8 @@ def decide(
 ) -> None:
     """Pass rate with its Wilson 95% interval, the decision band, and the failure analysis (decision.json)."""
     from .decision import decide as decide_core
-    from .pull import model_under_test
 
-    study = open_study()
-    emit(decide_core(study, model_under_test(study, model)))
+    emit(decide_core(open_study(), model))
 
 
 @app.command("write-doc")
@@ -411,7 +378,6 @@ def write_doc(
     html: Annotated[bool, typer.Option(help="Also write an HTML copy next to the Markdown")] = False,
 ) -> None:
     """Write the decision document from decision.json and notes.md; its structure is checked before writing."""
-    from .pull import model_under_test
     from .report import write_decision_doc
 
     patterns = {}
@@ -420,11 +386,10 @@ def write_doc(
         if not sep or not key.strip() or not text.strip():
             raise typer.BadParameter(f"{item!r} is not ID=TEXT, e.g. CQ1='asks for the order number twice'")
         patterns[key.strip()] = text.strip()
-    study = open_study()
     emit(
         write_decision_doc(
-            study,
-            model_under_test(study, model),
+            open_study(),
+            model,
             path=output,
             qualitative_notes=qualitative,
             failure_patterns=patterns or None,
@@ -461,6 +426,9 @@ def serve() -> None:
     serve_main()
 
 
+INTERRUPTED = "interrupted; finished results are saved — re-run the same command to resume"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: the single place where project errors become a message and an exit code."""
     try:
@@ -471,11 +439,11 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        typer.echo("interrupted; finished results are saved — re-run the same command to resume", err=True)
+        typer.echo(INTERRUPTED, err=True)
         sys.exit(130)
     except SystemExit as done:
         if done.code == 130:  # typer turns Ctrl-C into a silent Exit(130) before it reaches the branch above
-            typer.echo("interrupted; finished results are saved — re-run the same command to resume", err=True)
+            typer.echo(INTERRUPTED, err=True)
         raise
 
 
@@ -484,17 +452,25 @@ def _path(text: str) -> Path:
 
 
 @contextmanager
-def rich_progress(label: str) -> Iterator[Callable[[float, float | None, str], Awaitable[None]]]:
-    """A core-library progress callback drawing a rich progress bar on stderr (silent with --json)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def rich_progress(
+    label: str, *, download: bool = False
+) -> Iterator[Callable[[float, float | None, str], Awaitable[None]]]:
+    """A core-library progress callback drawing a rich bar on stderr (silent with --json).
 
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
+    `download` shows bytes, speed and time left (a model pull) instead of items done and the latest message.
+    """
+    from rich import progress as rp
+    from rich.console import Console
+
+    columns: tuple[rp.ProgressColumn, ...]
+    if download:
+        columns = (rp.TaskProgressColumn(), rp.DownloadColumn(), rp.TransferSpeedColumn(), rp.TimeRemainingColumn())
+    else:
+        columns = (rp.MofNCompleteColumn(), rp.TimeElapsedColumn(), rp.TextColumn("{task.fields[note]}"))
+    bar = rp.Progress(
+        rp.TextColumn("{task.description}"),
+        rp.BarColumn(),
+        *columns,
         console=Console(stderr=True),
         disable=Globals.json,
         transient=True,
@@ -502,7 +478,10 @@ def rich_progress(label: str) -> Iterator[Callable[[float, float | None, str], A
     task = bar.add_task(label, total=None, note="")
 
     async def report(done: float, total: float | None, message: str) -> None:
-        bar.update(task, completed=done, total=total, note=message)
+        if download:
+            bar.update(task, completed=done, total=total, description=message[-60:])
+        else:
+            bar.update(task, completed=done, total=total, note=message)
 
     with bar:
         yield report

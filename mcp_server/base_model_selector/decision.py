@@ -304,8 +304,11 @@ def rubric_info(rubric: Rubric) -> dict[str, CriterionInfo]:
     return info
 
 
-def decide(study: Study, model: str, *, decided_at: str | None = None) -> Decision:
+def decide(study: Study, model: str | None = None, *, decided_at: str | None = None) -> Decision:
     """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json."""
+    from .pull import model_under_test
+
+    model = model_under_test(study, model)
     report, scenarios, responses, verdicts, rubric = load_inputs(study, model)
     if not report.assessments:
         raise StepNotReady(

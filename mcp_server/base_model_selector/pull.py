@@ -20,7 +20,7 @@ from .study import Study
 
 def model_under_test(study: Study, model: str | None = None) -> str:
     """The tag to work on: the one given, else the primary chosen with select_model."""
-    tag = active_model(study, (model or "").strip() or None)
+    tag = active_model(study, model)
     if not tag:
         raise StepNotReady(
             f"{study.paths.selection}: no model chosen yet — choose one with select_model (CLI "

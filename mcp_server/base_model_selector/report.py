@@ -338,7 +338,7 @@ def _template_source(study: Study) -> str:
 
 def write_decision_doc(
     study: Study,
-    model: str,
+    model: str | None = None,
     *,
     path: str | None = None,
     qualitative_notes: str | None = None,
@@ -349,6 +349,9 @@ def write_decision_doc(
     version: str = __version__,
 ) -> DecisionDoc:
     """Step 8: render, check and write the decision document (and optional HTML); merge given notes into notes.md."""
+    from .pull import model_under_test
+
+    model = model_under_test(study, model)
     decision = study.read_json(study.paths.decision(model), Decision)
     if decision is None:
         raise StepNotReady(

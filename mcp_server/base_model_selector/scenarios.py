@@ -199,7 +199,7 @@ def generator_model(study: Study, override: str | None = None, candidate: str | 
     chosen = (override or "").strip() or cfg.scenarios.generator_model or cfg.judge.model
     if chosen:
         return chosen, []
-    candidate = active_model(study, (candidate or "").strip() or None)
+    candidate = active_model(study, candidate)
     if not candidate:
         raise StepNotReady(
             f"{study.paths.study_yaml}: no model to write scenarios with — set scenarios.generator_model (or "

@@ -362,10 +362,8 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
     def decide_tool(study: StudyArg = DEFAULT_STUDY_DIR, model: ModelArg = None) -> Decision:
         """Decide from the assessments: pass rate with its Wilson 95% interval, the band, and the failure analysis."""
         from .decision import decide
-        from .pull import model_under_test
 
-        s = open_study(study)
-        return decide(s, model_under_test(s, model))
+        return decide(open_study(study), model)
 
     @tool("write_decision_doc")
     def write_decision_doc_tool(
@@ -388,13 +386,11 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         html: Annotated[bool, Field(description="Also write an HTML copy next to the Markdown")] = False,
     ) -> DecisionDoc:
         """Write the decision document from the decision and your notes (never invented); its structure is checked."""
-        from .pull import model_under_test
         from .report import write_decision_doc
 
-        s = open_study(study)
         return write_decision_doc(
-            s,
-            model_under_test(s, model),
+            open_study(study),
+            model,
             path=path,
             qualitative_notes=qualitative_notes,
             failure_patterns=failure_patterns,

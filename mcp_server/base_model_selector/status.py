@@ -78,6 +78,7 @@ def _rel(study: Study, path: Path) -> str:
 
 def active_model(study: Study, override: str | None = None) -> str | None:
     """The model under test: an explicit one, else the primary chosen in step 2."""
+    override = (override or "").strip()
     if override:
         return override
     selection = study.read_json(study.paths.selection, Selection)
