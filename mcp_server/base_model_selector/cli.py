@@ -251,10 +251,9 @@ def plan(
     slots: Annotated[bool, typer.Option("--slots", help="Include every slot in the --json output")] = False,
 ) -> None:
     """Plan the scenarios across taxonomy.yaml (coverage, warnings) and write scenarios/plan.json."""
-    from .scenarios import PlanReport, plan_scenarios
+    from .scenarios import plan_report
 
-    study = open_study()
-    emit(PlanReport.of(plan_scenarios(study, n, seed), str(study.paths.plan), include_slots=slots))
+    emit(plan_report(open_study(), n, seed, include_slots=slots))
 
 
 @app.command()

@@ -96,6 +96,13 @@ def plan_scenarios(study: Study, n: int | None = None, seed: int | None = None) 
     return plan
 
 
+def plan_report(
+    study: Study, n: int | None = None, seed: int | None = None, *, include_slots: bool = False
+) -> PlanReport:
+    """Plan (as `plan_scenarios`) and report it the way both shells show it: coverage, warnings, next step."""
+    return PlanReport.of(plan_scenarios(study, n, seed), str(study.paths.plan), include_slots=include_slots)
+
+
 def current_plan(study: Study, taxonomy: Taxonomy, n: int | None) -> tuple[ScenarioPlan, str | None]:
     """The plan on disk if it still matches n and taxonomy.yaml, else a new one (and why it was re-made).
 

@@ -251,11 +251,9 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         ] = False,
     ) -> PlanReport:
         """Plan n scenarios across taxonomy.yaml's topics, styles and edge cases; report coverage and warnings."""
-        from .scenarios import plan_scenarios
+        from .scenarios import plan_report
 
-        s = open_study(study)
-        plan = plan_scenarios(s, n, seed)
-        return PlanReport.of(plan, str(s.paths.plan), include_slots=include_slots)
+        return plan_report(open_study(study), n, seed, include_slots=include_slots)
 
     @tool("generate_scenarios")
     async def generate_scenarios_tool(
