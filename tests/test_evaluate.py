@@ -7,7 +7,6 @@ import hashlib
 import json
 import random
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ from base_model_selector.document_check import check_document
 from base_model_selector.errors import StepNotReady
 from base_model_selector.evaluate import evaluate
 from base_model_selector.study import Study
+from example_studies import copy_example
 from fakes import FakeOllama
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CANDIDATE = "gemma3:270m"  # pullable, not present: evaluate must pull it
 JUDGE = "llama3.1:8b"
 _VOCABULARY = (
@@ -47,7 +46,7 @@ def scripted(request: dict[str, Any]) -> Any:
 
 
 def prepared_study(root: Path, url: str, example: str = "customer-support", n: int = 8) -> Study:
-    shutil.copytree(EXAMPLES / example, root)
+    copy_example(example, root)
     study_yaml = root / "study.yaml"
     text = study_yaml.read_text(encoding="utf-8")
     for old, new in (

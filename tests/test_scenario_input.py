@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,12 @@ from base_model_selector.scenarios import plan_scenarios
 from base_model_selector.storage import read_jsonl
 from base_model_selector.study import Study
 from base_model_selector.types import Scenario
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "customer-support"
+from example_studies import copy_example
 
 
 @pytest.fixture
 def study(tmp_path: Path) -> Study:
-    shutil.copytree(EXAMPLE, tmp_path / "s")
+    copy_example("customer-support", tmp_path / "s")
     return Study.open(tmp_path / "s")
 
 

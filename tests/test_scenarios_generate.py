@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,9 @@ from base_model_selector.scenarios import MAX_ATTEMPTS, generate_scenarios, plan
 from base_model_selector.storage import read_jsonl
 from base_model_selector.study import Study
 from base_model_selector.types import Scenario
+from example_studies import copy_example
 from fakes import FakeOllama
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GENERATOR = "llama3.1:8b"
 WORDS = (  # noqa: SIM905 - a word list reads better as text
     "invoice refund login export bank stripe crash sync reminder currency payroll owner template tax csv "
@@ -34,7 +33,7 @@ def make_study(
     root: Path, url: str, *, example: str = "customer-support", generator: str | None = GENERATOR, parallel: int = 1
 ) -> Study:
     """A copy of an example study pointed at the fake server."""
-    shutil.copytree(EXAMPLES / example, root)
+    copy_example(example, root)
     study_yaml = root / "study.yaml"
     text = study_yaml.read_text(encoding="utf-8")
     text = text.replace("hosts: []", f'hosts: ["{url}"]').replace("parallel: 1", f"parallel: {parallel}")
