@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from base_model_selector.catalog import INFERENCE_KIND, NOTE_KIND, Catalog, CatalogModel, Fact
+from base_model_selector.research.catalog import INFERENCE_KIND, NOTE_KIND, Catalog, CatalogModel, Fact
 
 AS_OF = "2026-10"
 OUT = Path(__file__).resolve().parents[1] / "mcp_server" / "base_model_selector" / "data" / "catalog.json"

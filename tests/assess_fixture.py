@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from base_model_selector.storage import append_jsonl
-from base_model_selector.study import Study
-from base_model_selector.types import BaselineResponse, Scenario
+from base_model_selector.study.directory import Study
+from base_model_selector.study.storage import append_jsonl
+from base_model_selector.study.types import BaselineResponse, Scenario
 
 FIXTURE_RUBRIC = Path(__file__).parent / "fixtures" / "rubrics" / "support.yaml"
 CANDIDATE = "qwen3:4b"

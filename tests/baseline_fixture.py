@@ -7,10 +7,10 @@ from typing import Any
 
 import yaml
 
-from base_model_selector import storage
-from base_model_selector.engine import RetryPolicy
-from base_model_selector.study import Study, init_study
-from base_model_selector.types import BaselineResponse, Scenario
+from base_model_selector.serving.engine import RetryPolicy
+from base_model_selector.study import storage
+from base_model_selector.study.directory import Study, init_study
+from base_model_selector.study.types import BaselineResponse, Scenario
 
 MODEL = "qwen3:4b"
 FAST_RETRY = RetryPolicy(max_retries=6, base_delay_s=0.001, max_delay_s=0.01, max_elapsed_s=30)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from base_model_selector.rubric import parse_rubric
-from base_model_selector.scoring import score_response, summarise
-from base_model_selector.types import (
+from base_model_selector.judging.rubric import parse_rubric
+from base_model_selector.judging.scoring import score_response, summarise
+from base_model_selector.study.types import (
     Answer,
     AssessmentReport,
     BaselineResponse,

@@ -1,5 +1,5 @@
 """`python -m base_model_selector` runs the CLI."""
 
-from .cli import main
+from base_model_selector.cli import main
 
 main()

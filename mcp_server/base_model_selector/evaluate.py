@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .backends import Backend, ProgressFn
-from .errors import StepNotReady
-from .study import Study
+from base_model_selector.serving.backends import Backend, ProgressFn
+from base_model_selector.study.directory import Study
+from base_model_selector.study.errors import StepNotReady
 
 STAGES = ("pull", "check", "scenarios", "baseline", "assess", "decide", "document")
 
@@ -88,14 +88,14 @@ async def evaluate(
     progress: ProgressFn | None = None,
 ) -> EvaluateResult:
     """Steps 3–8, each resumed or skipped when its results are already on disk."""
-    from .assessment import assess_responses
-    from .backends import using
-    from .baseline import run_baseline
-    from .check import check_model
-    from .decision import decide
-    from .pull import model_under_test, pull_model
-    from .report import write_decision_doc
-    from .types import ModelFacts
+    from base_model_selector.baseline.run import run_baseline
+    from base_model_selector.decision.decide import decide
+    from base_model_selector.decision.report import write_decision_doc
+    from base_model_selector.judging.assessment import assess_responses
+    from base_model_selector.serving.backends import using
+    from base_model_selector.serving.check import check_model
+    from base_model_selector.serving.pull import model_under_test, pull_model
+    from base_model_selector.study.types import ModelFacts
 
     tag = model_under_test(study, model)
     stages: list[StageOutcome] = []
@@ -183,8 +183,8 @@ async def _scenarios(study: Study, tag: str, server: Backend, progress: Progress
 
     Scenarios an agent or a file supplied (no plan) are never topped up with generated ones.
     """
-    from .plan import ScenarioPlan
-    from .scenarios import existing_scenarios, generate_scenarios
+    from base_model_selector.scenarios.generate import existing_scenarios, generate_scenarios
+    from base_model_selector.scenarios.plan import ScenarioPlan
 
     scenarios = existing_scenarios(study)
     plan = study.read_json(study.paths.plan, ScenarioPlan)

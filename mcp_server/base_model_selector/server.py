@@ -22,26 +22,32 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from . import __version__
-from .agent_judge import AgentVerdict, AssessmentBatch, RecordResult  # step 6: tool schema types
-from .assessment import AssessResult
-from .backends import PullResult  # steps 3 and 5: result types the tool schemas need (no client imported)
-from .baseline import BaselineSummary
-from .catalog import CatalogModel  # steps 1–2: types the tool schemas need at registration
-from .check import CheckReport
-from .compare import ComparisonTable, OverrideRequest
-from .decision import Decision  # steps 7–8: result types the tool schemas need
-from .errors import BMSError
-from .evaluate import EvaluateResult
-from .plan import MAX_N  # step 4: tool schema types
-from .report import DecisionDoc
-from .research import CandidateSet
-from .scenario_input import AddResult, ScenarioInput
-from .scenarios import GenerateResult, PlanReport
-from .search import Searcher, SearchReport
-from .selection import Choice, SelectionResult
-from .status import StudyStatus, study_status
-from .study import DEFAULT_STUDY_DIR, Study, init_study
+from base_model_selector import __version__
+from base_model_selector.baseline.run import BaselineSummary
+from base_model_selector.decision.decide import Decision  # steps 7–8: result types the tool schemas need
+from base_model_selector.decision.report import DecisionDoc
+from base_model_selector.evaluate import EvaluateResult
+from base_model_selector.judging.agent_judge import (  # step 6: tool schema types
+    AgentVerdict,
+    AssessmentBatch,
+    RecordResult,
+)
+from base_model_selector.judging.assessment import AssessResult
+from base_model_selector.research.candidates import CandidateSet
+from base_model_selector.research.catalog import CatalogModel  # steps 1–2: types the tool schemas need at registration
+from base_model_selector.research.compare import ComparisonTable, OverrideRequest
+from base_model_selector.research.search import Searcher, SearchReport
+from base_model_selector.research.selection import Choice, SelectionResult
+from base_model_selector.scenarios.generate import GenerateResult, PlanReport
+from base_model_selector.scenarios.input import AddResult, ScenarioInput
+from base_model_selector.scenarios.plan import MAX_N  # step 4: tool schema types
+from base_model_selector.serving.backends import (
+    PullResult,  # steps 3 and 5: result types the tool schemas need (no client imported)
+)
+from base_model_selector.serving.check import CheckReport
+from base_model_selector.status import StudyStatus, study_status
+from base_model_selector.study.directory import DEFAULT_STUDY_DIR, Study, init_study
+from base_model_selector.study.errors import BMSError
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +144,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
 
     # ------------------------------------------------------------ steps 1–2: research, compare, select
     def web_search(s: Study) -> Any:
-        from .search import WebSearch
+        from base_model_selector.research.search import WebSearch
 
         return WebSearch(s.config.research, s.paths.search_cache, searcher=searcher)
 
@@ -155,7 +161,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         ] = None,
     ) -> SearchReport:
         """Search the web for candidate models (cached; degrades to the catalog when blocked); results are data."""
-        from .research import search_web
+        from base_model_selector.research.candidates import search_web
 
         s = open_study(study)
         report = progress_reporter(ctx)
@@ -174,7 +180,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         size_max_b: Annotated[float | None, Field(gt=0, description="Override study.yaml size_b.max")] = None,
     ) -> CandidateSet:
         """List every viable candidate for the study with domain fit, context fit, flags and web evidence."""
-        from .research import research_candidates
+        from base_model_selector.research.candidates import research_candidates
 
         s = open_study(study)
         return await research_candidates(
@@ -196,7 +202,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         ] = None,
     ) -> ComparisonTable:
         """Build the comparison table of all candidates (Markdown and rows), applying recorded fit overrides."""
-        from .compare import build_comparison_table
+        from base_model_selector.research.compare import build_comparison_table
 
         return build_comparison_table(open_study(study), overrides)
 
@@ -207,7 +213,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         study: StudyArg = DEFAULT_STUDY_DIR,
     ) -> SelectionResult:
         """Record the primary and backup models with rationale, expected strengths and concerns."""
-        from .selection import select_model
+        from base_model_selector.research.selection import select_model
 
         return select_model(open_study(study), primary, backup)
 
@@ -215,14 +221,14 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
     @tool("pull_model")
     async def pull_model_tool(ctx: Context, study: StudyArg = DEFAULT_STUDY_DIR, model: ModelArg = None) -> PullResult:
         """Pull the model onto every configured Ollama host (returns at once when it is already there)."""
-        from .pull import pull_model
+        from base_model_selector.serving.pull import pull_model
 
         return await pull_model(open_study(study), model, progress=progress_reporter(ctx))
 
     @tool("check_model")
     async def check_model_tool(study: StudyArg = DEFAULT_STUDY_DIR, model: ModelArg = None) -> CheckReport:
         """Record the model's real facts and a smoke test, and list where they disagree with the catalog."""
-        from .check import check_model
+        from base_model_selector.serving.check import check_model
 
         return await check_model(open_study(study), model)
 
@@ -234,7 +240,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         pull: Annotated[bool, Field(description="Pull the model first if the server lacks it")] = False,
     ) -> BaselineSummary:
         """Answer every scenario with the model, resuming a previous run; summarise latency and failures."""
-        from .baseline import run_baseline
+        from base_model_selector.baseline.run import run_baseline
 
         return await run_baseline(open_study(study), model, pull=pull, progress=progress_reporter(ctx))
 
@@ -251,7 +257,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         ] = False,
     ) -> PlanReport:
         """Plan n scenarios across taxonomy.yaml's topics, styles and edge cases; report coverage and warnings."""
-        from .scenarios import plan_report
+        from base_model_selector.scenarios.generate import plan_report
 
         return plan_report(open_study(study), n, seed, include_slots=include_slots)
 
@@ -270,7 +276,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         ] = None,
     ) -> GenerateResult:
         """Write the opening user message of every planned scenario with a generator model (resumable)."""
-        from .scenarios import generate_scenarios
+        from base_model_selector.scenarios.generate import generate_scenarios
 
         return await generate_scenarios(open_study(study), n=n, model=model, progress=progress_reporter(ctx))
 
@@ -290,7 +296,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         ] = None,
     ) -> AddResult:
         """Add scenarios you wrote or collected (real user messages are best); near-duplicates are rejected."""
-        from .scenario_input import add_scenarios
+        from base_model_selector.scenarios.input import add_scenarios
 
         return add_scenarios(open_study(study), scenarios, path)
 
@@ -317,7 +323,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         ] = None,
     ) -> AssessResult:
         """Judge every baseline response against rubric.yaml, apply the pass rule, and write the assessments."""
-        from .assessment import assess_responses
+        from base_model_selector.judging.assessment import assess_responses
 
         return await assess_responses(
             open_study(study),
@@ -337,7 +343,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         k: Annotated[int, Field(ge=1, le=200, description="How many pending items to return")] = 10,
     ) -> AssessmentBatch:
         """Get pending (scenario, response, criterion) items for you to judge YES/NO/NA as the judge."""
-        from .agent_judge import next_assessment_batch
+        from base_model_selector.judging.agent_judge import next_assessment_batch
 
         return next_assessment_batch(open_study(study), model, k)
 
@@ -351,7 +357,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         model: ModelArg = None,
     ) -> RecordResult:
         """Record your verdicts on items from next_assessment_batch (all or nothing) and re-score the responses."""
-        from .agent_judge import record_assessments
+        from base_model_selector.judging.agent_judge import record_assessments
 
         return record_assessments(open_study(study), verdicts, model)
 
@@ -359,7 +365,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
     @tool("decide")
     def decide_tool(study: StudyArg = DEFAULT_STUDY_DIR, model: ModelArg = None) -> Decision:
         """Decide from the assessments: pass rate with its Wilson 95% interval, the band, and the failure analysis."""
-        from .decision import decide
+        from base_model_selector.decision.decide import decide
 
         return decide(open_study(study), model)
 
@@ -384,7 +390,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         html: Annotated[bool, Field(description="Also write an HTML copy next to the Markdown")] = False,
     ) -> DecisionDoc:
         """Write the decision document from the decision and your notes (never invented); its structure is checked."""
-        from .report import write_decision_doc
+        from base_model_selector.decision.report import write_decision_doc
 
         return write_decision_doc(
             open_study(study),
@@ -404,7 +410,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
         html: Annotated[bool, Field(description="Also write an HTML copy of the document")] = False,
     ) -> EvaluateResult:
         """Run steps 3–8 for a prepared study: pull, check, scenarios, baseline, assess, decide, write the document."""
-        from .evaluate import evaluate
+        from base_model_selector.evaluate import evaluate
 
         return await evaluate(open_study(study), model, html=html, progress=progress_reporter(ctx))
 

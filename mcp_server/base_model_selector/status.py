@@ -17,9 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .storage import read_jsonl
-from .study import Study
-from .types import Selection
+from base_model_selector.study.directory import Study, active_model
+from base_model_selector.study.storage import read_jsonl
 
 State = Literal["done", "pending", "stale"]
 
@@ -76,17 +75,6 @@ def _rel(study: Study, path: Path) -> str:
     return os.path.relpath(path, study.root)
 
 
-def active_model(study: Study, override: str | None = None) -> str | None:
-    """The model under test: an explicit one, else the primary chosen in step 2."""
-    override = (override or "").strip()
-    if override:
-        return override
-    selection = study.read_json(study.paths.selection, Selection)
-    if selection is None:
-        return None
-    return selection.primary.ollama_tag or selection.primary.name
-
-
 def _file_step(
     output_of: Callable[[Study, str | None], Path | None],
     inputs_of: Callable[[Study, str | None], list[Path]],
@@ -109,7 +97,10 @@ def _answered(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
     Responses are keyed by (model digest, messages, options), so a changed system prompt or generation setting
     shows here as stale rather than done, and `run` re-asks exactly those scenarios.
     """
-    from .baseline import baseline_items, read_scenarios  # the engine's key function, imported only for status
+    from base_model_selector.baseline.run import (  # the engine's key function, imported only for status
+        baseline_items,
+        read_scenarios,
+    )
 
     if model is None:
         return "pending", "choose a model first (step 2, or pass --model)", []

@@ -21,9 +21,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from .common import (
-    Exchange,
-    FakeServerBase,
+from .http import Exchange, FakeServerBase
+from .replies import (
     ModelSpec,
     Reply,
     ReplyLike,
@@ -36,11 +35,11 @@ from .common import (
     last_user_text,
     now_rfc3339,
     prompt_tokens,
-    schema_instance,
     stream_pieces,
     truncate_tokens,
     truncated_json,
 )
+from .schema import schema_instance
 
 BUSY_ERROR = "server busy, please try again.  maximum pending requests exceeded"
 RUNNER_ERROR = "llama runner process has terminated: exit status 2"

@@ -16,9 +16,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .common import (
-    Exchange,
-    FakeServerBase,
+from .http import Exchange, FakeServerBase
+from .replies import (
     ModelSpec,
     Reply,
     ReplyLike,
@@ -28,11 +27,11 @@ from .common import (
     count_tokens,
     echo_text,
     prompt_tokens,
-    schema_instance,
     stream_pieces,
     truncate_tokens,
     truncated_json,
 )
+from .schema import schema_instance
 
 JSON = "application/json"
 

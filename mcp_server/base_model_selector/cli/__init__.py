@@ -1,0 +1,39 @@
+"""The command line: one command per step over the same core the MCP server uses.
+
+Each group of commands has its module here (`study`, `research`, `models`, `scenarios`, `judging`, `decision`);
+`app.py` holds what they share. All project errors become one line and exit code 2 at a single boundary,
+`main()`; `BMS_DEBUG=1` re-raises with the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from base_model_selector.cli import decision, judging, models, research, scenarios, study  # noqa: F401 - registers
+from base_model_selector.cli.app import app
+from base_model_selector.study.errors import BMSError
+
+__all__ = ["app", "main"]
+
+INTERRUPTED = "interrupted; finished results are saved — re-run the same command to resume"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: the single place where project errors become a message and an exit code."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except BMSError as err:
+        if os.environ.get("BMS_DEBUG"):
+            raise
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo(INTERRUPTED, err=True)
+        sys.exit(130)
+    except SystemExit as done:
+        if done.code == 130:  # typer turns Ctrl-C into a silent Exit(130) before it reaches the branch above
+            typer.echo(INTERRUPTED, err=True)
+        raise

@@ -1,0 +1,401 @@
+"""Step 8: the decision document — what the team reads, reviews and commits.
+
+It is rendered from a jinja2 template (`templates/decision_doc.md.j2`, overridable from the study's own
+`templates/`) with values taken only from the study's files: research, selection, model facts, decision. The tool
+never writes opinions: qualitative notes, failure patterns and the team's next steps come from notes.md (or the
+tool's arguments, merged into notes.md), and where none exist the document says what is missing and how to add
+it. The rendered Markdown is parsed with markdown-it-py and checked before anything is written — required
+headings in order, every table row with its header's column count, the chart present — so a broken template or
+an unlucky note fails loudly instead of producing a quietly broken document. Optional HTML goes next to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from base_model_selector import __version__
+from base_model_selector.decision import notes as notes_mod
+from base_model_selector.decision.decide import Decision
+from base_model_selector.decision.document_check import check_document, render_html
+from base_model_selector.study import storage
+from base_model_selector.study.directory import Study
+from base_model_selector.study.errors import StepNotReady, StudyError
+from base_model_selector.study.types import ModelFacts, Selection
+
+TEMPLATE = "decision_doc.md.j2"
+NOTES_HINT = "notes.md"
+
+
+class DocumentInvalid(StudyError):
+    """The rendered document failed its own structure check; nothing was written."""
+
+
+class DecisionDoc(BaseModel):
+    model: str
+    path: str
+    html_path: str | None = None
+    decision: str = Field(description="The decision line, e.g. 'Fine-tune (inconclusive)'")
+    missing: list[str] = Field(default_factory=list, description="Human input the document still lacks")
+    warnings: list[str] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"Wrote {self.path}" + (f" and {self.html_path}" if self.html_path else "") + f" — {self.decision}"]
+        lines += [f"  Missing: {m}" for m in self.missing]
+        lines += [f"  Warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+def pct(value: float | None) -> str:
+    if value is None:
+        return "—"
+    scaled = value * 100
+    return f"{scaled:.0f}%" if abs(scaled - round(scaled)) < 0.05 else f"{scaled:.1f}%"
+
+
+def secs(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} s"
+
+
+def cell(text: object) -> str:
+    """Any text as one Markdown table cell: one line, pipes escaped, no raw HTML."""
+    if text is None:
+        return "—"
+    flat = " ".join(str(text).split())
+    return flat.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;") or "—"
+
+
+def quote(text: object) -> str:
+    """Untrusted text (a scenario, a response, a judge's reasoning) as one inert line of Markdown."""
+    flat = " ".join(str(text).split()).replace("<", "&lt;").replace("`", "'")
+    return flat or "—"
+
+
+def demote_headings(markdown: str) -> str:
+    """Headings inside person-written notes become level 4, so they cannot break the document's outline."""
+    out, fence = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if not fence and re.match(r"^ {0,3}#{1,3}\s", line):
+            line = "#### " + line.lstrip().lstrip("#").lstrip()
+        out.append(line)
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------------ the context
+def _research(study: Study, model: str) -> dict[str, Any]:
+    """Step 1–2 evidence: the comparison table's rows (with any fit overrides), else the raw candidates."""
+    from base_model_selector.research.candidates import read_candidates
+    from base_model_selector.research.compare import read_table, stars_text
+
+    selection = study.read_json(study.paths.selection, Selection)
+    picked = {}
+    if selection is not None:
+        picked[selection.primary.candidate_id] = ("Selected", selection.primary)
+        if selection.backup is not None:
+            picked[selection.backup.candidate_id] = ("Backup", selection.backup)
+    table = read_table(study)
+    candidates = read_candidates(study) if table is None else None
+    found: list[tuple[str, str, int, list[str], list[str]]] = []  # id, label, stars, reasons, flags
+    if table is not None:
+        for r in table.rows:
+            reasons = [f"override by {r.override.by}: {r.override.justification}"] if r.override else []
+            found.append((r.id, f"{r.model} ({r.params}, {r.license})", r.stars, reasons + r.fit_reasons, r.flags))
+    elif candidates is not None:
+        for c in candidates.candidates:
+            label = f"{c.model.name} ({c.model.params_b:g}B, {c.model.license})"
+            found.append((c.id, label, c.fit.final_stars, c.fit.reasons, c.flags))
+    rows = []
+    for cid, label, stars, reasons, flags in found:
+        kind, chosen = picked.pop(cid, (None, None))
+        if chosen is not None:
+            why = "; ".join(x for x in (chosen.rationale, *(f"concern: {k}" for k in chosen.concerns)) if x)
+            outcome = f"{kind}" + (f": {why}" if why else "")
+        else:
+            outcome = "Not selected" + (f" (flags: {'; '.join(flags[:2])})" if flags else "")
+        rows.append(
+            {"model": label, "fit": stars_text(stars), "considered": "; ".join(reasons[:3]) or "—", "outcome": outcome}
+        )
+    excluded = table.excluded if table is not None else candidates.excluded if candidates is not None else []
+    rows += [{"model": e.name, "fit": "—", "considered": "—", "outcome": f"Excluded: {e.reason}"} for e in excluded]
+    for kind, chosen in picked.values():  # chosen without a research entry (e.g. added by hand)
+        rows.append({"model": chosen.name, "fit": "—", "considered": "—", "outcome": f"{kind}: {chosen.rationale}"})
+    missing = (
+        f"No research recorded for this study: the model `{model}` was given directly. Run step 1 "
+        "(`research_candidates`, CLI `research`) and step 2 (`select_model`, CLI `select`) to document why it "
+        "was chosen."
+    )
+    return {"rows": rows, "missing": missing}
+
+
+def _selected(study: Study, model: str) -> dict[str, Any]:
+    facts = study.read_json(study.paths.model_facts(model), ModelFacts)
+    if facts is None:
+        hint = f"unknown — run `check_model` (CLI `check --model {model}`)"
+        return {"model": model, "parameters": hint, "licence": hint, "context": hint, "notes": []}
+    params = " ".join(x for x in (facts.parameter_size, facts.quantization) if x) or "unknown"
+    notes = [
+        f"Differs from the catalog: {f.field}: catalog {f.catalog}, server {f.server}"
+        for f in facts.comparisons
+        if f.status == "differ"
+    ]
+    notes += [f"Check: {w}" for w in facts.warnings]
+    return {
+        "model": f"{model}" + (f" ({facts.family})" if facts.family else ""),
+        "parameters": params,
+        "licence": facts.license_first_line or "unknown",
+        "context": f"{facts.context_length:,} tokens" if facts.context_length else "unknown",
+        "notes": notes,
+        "digest": facts.digest,
+    }
+
+
+def study_files(study: Study, model: str) -> list[Path]:
+    p = study.paths
+    files = [p.study_yaml]
+    if study.config.system_prompt_file:
+        files.append(study.inside(study.config.system_prompt_file))
+    files += [p.taxonomy_yaml, p.rubric_yaml, p.notes_md, p.selection, p.scenarios, p.model_facts(model)]
+    files += [p.responses(model), p.verdicts(model), p.assessments(model), p.decision(model)]
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _reproducibility(
+    study: Study, model: str, decision: Decision, version: str, digest: str | None
+) -> list[tuple[str, str]]:
+    cfg = study.config
+    g, j, s = cfg.generation, cfg.judge, cfg.scenarios
+    prompt = study.system_prompt()
+    return [
+        ("Model", model),
+        ("Model digest", decision.digest or digest or "unknown"),
+        ("Backend", cfg.backend.kind),
+        (
+            "Generation options",
+            f"temperature={g.temperature}, seed={g.seed}, num_predict={g.num_predict}, num_ctx={g.num_ctx}, "
+            f"think={g.think}",
+        ),
+        ("System prompt sha256", hashlib.sha256(prompt.encode()).hexdigest()),
+        ("Scenarios", f"n={s.n}, seed={s.seed}, generator={_generator(study)}"),
+        ("Judge", f"mode={j.mode}, model={j.model or model + ' (the candidate)'}, seed={j.seed}, batched={j.batched}"),
+        ("Pass rule", f"response score ≥ {decision.pass_threshold} and no gate failed"),
+        (
+            "Decision thresholds",
+            f"sufficient={decision.thresholds.sufficient}, fine_tune={decision.thresholds.fine_tune}",
+        ),
+        ("Decided at", decision.decided_at),
+        ("Tool version", f"base-model-selector {version}"),
+    ]
+
+
+def _generator(study: Study) -> str:
+    from base_model_selector.scenarios.generate import generator_model
+
+    try:
+        return generator_model(study)[0]
+    except StepNotReady:
+        return "none (scenarios supplied directly)"
+
+
+def _next_steps(study: Study, decision: Decision) -> list[str]:
+    v, f = decision.verdict, decision.failures
+    steps = [v.action]
+    if v.inconclusive and v.settle_more:
+        steps.append(
+            f"Add about {v.settle_more} scenarios ({v.settle_total} in total: raise `scenarios.n` in study.yaml) "
+            "and re-run `evaluate` to settle the decision."
+        )
+    elif v.inconclusive:
+        steps.append(
+            "More scenarios at this pass rate will not settle the decision; decide with the failure analysis and "
+            "a qualitative review of the responses."
+        )
+    if f.judge_errors:
+        steps.append(f"Judge ERRORs count as failures now ({f.judge_errors}); re-run `assess` to re-judge them.")
+    if f.truncated:
+        steps.append(
+            f"Responses cut at `generation.num_predict` ({study.config.generation.num_predict}): "
+            f"{len(f.truncated)}; raise it and re-run the baseline to rule out truncation as a cause of failures."
+        )
+    if decision.judge.self_judged:
+        steps.append("Re-assess with a judge from another model family (`judge.model` in study.yaml).")
+    return steps
+
+
+def _reasons_text(c: Any) -> str:
+    parts = [f'"{r.text}" ×{r.count}' for r in c.recurring_reasons]
+    parts += [f'"{r.text}" ×{r.count}' for r in c.recurring_phrases if all(r.text not in p for p in parts)]
+    return "; ".join(parts[:4])
+
+
+def build_context(
+    study: Study, model: str, decision: Decision, notes: notes_mod.Notes, *, today: str, version: str
+) -> dict[str, Any]:
+    failing = [c.model_dump() | {"reasons_text": _reasons_text(c)} for c in decision.failures.criteria if c.failures]
+    groups = [g for g in decision.failures.groups if g.dimension != "cell"]
+    groups += [g for g in decision.failures.groups if g.dimension == "cell" and g.failed][:10]
+    chart = list(decision.failures.criteria)
+    selected = _selected(study, model)
+    hashes = [
+        (
+            str(path.relative_to(study.root)) if path.is_relative_to(study.root) else path.name,
+            _sha256(path) if path.is_file() else "(absent)",
+        )
+        for path in study_files(study, model)
+    ]
+    how = f"add them under `## {{}}` in {study.paths.notes_md.name} or with `write_decision_doc`, then re-render"
+    return {
+        "domain": study.config.domain,
+        "use_case": " ".join(study.config.use_case.split()),
+        "study_name": study.root.name,
+        "model": model,
+        "date": today,
+        "version": version,
+        "research": _research(study, model),
+        "selected": selected,
+        "decision": decision,
+        "failing": failing,
+        "groups": groups,
+        "examples": [c for c in decision.failures.criteria if c.examples],
+        "patterns": notes.patterns,
+        "notes": {
+            "qualitative": demote_headings(notes.qualitative),
+            "next_steps": demote_headings(notes.next_steps),
+        },
+        "missing": {
+            "pattern": f"not yet written — add `- ID: …` under `## {notes_mod.PATTERNS}` in notes.md",
+            "qualitative": "Qualitative notes not yet written — " + how.format(notes_mod.QUALITATIVE),
+            "next_steps": "The team's own next steps are not yet written — " + how.format(notes_mod.NEXT_STEPS),
+        },
+        "next_steps": _next_steps(study, decision),
+        "chart": {
+            "labels": [f'"{c.criterion_id.replace(chr(34), "")}"' for c in chart],
+            "rates": [f"{c.rate * 100:.1f}" for c in chart],
+        },
+        "reproducibility": _reproducibility(study, model, decision, version, selected.get("digest")),
+        "hashes": hashes,
+        "pct": pct,
+        "secs": secs,
+        "cell": cell,
+        "quote": quote,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ render and write
+def render_document(
+    study: Study,
+    model: str,
+    decision: Decision,
+    notes: notes_mod.Notes,
+    *,
+    today: str | None = None,
+    version: str = __version__,
+) -> str:
+    """The checked Markdown of the decision document; raises DocumentInvalid instead of returning a broken one."""
+    import jinja2
+
+    from base_model_selector.study import templating
+
+    today = today or datetime.now(timezone.utc).date().isoformat()
+    context = build_context(study, model, decision, notes, today=today, version=version)
+    source = _template_source(study)
+    try:
+        text = templating.render(TEMPLATE, study.root, **context)
+    except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as err:
+        lineno = getattr(err, "lineno", None)
+        line = f" (line {lineno})" if lineno else ""
+        raise DocumentInvalid(
+            f"{source}{line}: the decision template failed to render: {err}; fix the template"
+        ) from err
+    problems = check_document(text)
+    if problems:
+        raise DocumentInvalid(
+            f"the decision document rendered from {source} failed its structure check, so nothing was written: "
+            + "; ".join(problems)
+            + f". Fix the template or the notes in {study.paths.notes_md}"
+        )
+    return text
+
+
+def _template_source(study: Study) -> str:
+    override = study.root / "templates" / TEMPLATE
+    return str(override) if override.is_file() else f"the shipped {TEMPLATE}"
+
+
+def write_decision_doc(
+    study: Study,
+    model: str | None = None,
+    *,
+    path: str | None = None,
+    qualitative_notes: str | None = None,
+    failure_patterns: dict[str, str] | None = None,
+    next_steps: str | None = None,
+    html: bool = False,
+    today: str | None = None,
+    version: str = __version__,
+) -> DecisionDoc:
+    """Step 8: render, check and write the decision document (and optional HTML); merge given notes into notes.md."""
+    from base_model_selector.serving.pull import model_under_test
+
+    model = model_under_test(study, model)
+    decision = study.read_json(study.paths.decision(model), Decision)
+    if decision is None:
+        raise StepNotReady(
+            f"{study.paths.decision(model)}: not found; decide first with "
+            f"`base-model-selector --study {study.root} decide --model {model}` (MCP: decide)"
+        )
+    target = study.docs_path(path)
+    if target.suffix.lower() not in (".md", ".markdown"):
+        raise StudyError(f"docs path {target}: must end in .md (the document is Markdown)")
+    notes_path = study.paths.notes_md
+    notes_text = notes_mod.read_notes_text(notes_path)
+    given = qualitative_notes is not None or failure_patterns or next_steps is not None
+    if given:
+        notes_text = notes_mod.merge_notes(
+            notes_text, qualitative=qualitative_notes, patterns=failure_patterns, next_steps=next_steps
+        )
+    notes = notes_mod.parse_notes(notes_text)
+    text = render_document(study, model, decision, notes, today=today, version=version)
+    warnings = list(decision.warnings)
+    assessments = study.paths.assessments(model)
+    if assessments.exists() and assessments.stat().st_mtime > study.paths.decision(model).stat().st_mtime:
+        warnings.append("the assessments changed after the decision was made; re-run `decide` and re-render")
+    html_path = target.with_suffix(".html") if html else None
+    with study.locked(f"write decision document for {model}"):
+        if given:
+            study.write_text(notes_path, notes_text)
+        study.write_text(target, text)
+        if html_path is not None:
+            # The sibling of a path study.docs_path() accepted; write_text only knows the .md itself.
+            storage.atomic_write_text(html_path, render_html(text, f"Base model evaluation: {study.config.domain}"))
+    failing = [c.criterion_id for c in decision.failures.criteria if c.failures]
+    missing = []
+    if not notes.qualitative:
+        missing.append(f"qualitative notes (`## {notes_mod.QUALITATIVE}` in {notes_path.name}, or qualitative_notes)")
+    unexplained = [cid for cid in failing if cid not in notes.patterns]
+    if unexplained:
+        missing.append(f"failure patterns for {', '.join(unexplained)} (failure_patterns, or `- ID: …` lines)")
+    label = decision.verdict.label + (" (inconclusive)" if decision.verdict.inconclusive else "")
+    return DecisionDoc(
+        model=model,
+        path=str(target),
+        html_path=str(html_path) if html_path else None,
+        decision=f"{decision.pass_rate.passed}/{decision.pass_rate.assessed} passed → {label}",
+        missing=missing,
+        warnings=warnings,
+    )

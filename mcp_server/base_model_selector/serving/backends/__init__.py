@@ -1,0 +1,81 @@
+"""The model-server seam: one small protocol every step talks to, whatever serves the model.
+
+Steps 3 to 6 need the same four things from a model server: which models it has, the facts of one, a pull with
+progress, and a chat call (optionally constrained to a JSON schema, thinking on or off). They depend on this
+`Backend` protocol only, never on a client library, so tests pass a loopback fake and users can move from one
+Ollama to several hosts or to an OpenAI-compatible server (vLLM, llama.cpp server, LM Studio) by editing
+`backend:` in study.yaml.
+
+Contract (stable; other modules code against it):
+
+- `make_backend(config: BackendConfig) -> Backend` builds the configured implementation. Nothing connects until
+  the first call; `await backend.aclose()` releases the connections. `async with using(config, backend) as b:`
+  yields a caller's backend untouched (tests, `evaluate` sharing one) or makes one and closes it on exit.
+- `backend.slots` is the number of requests worth keeping in flight: hosts × `config.parallel`. Size the engine's
+  concurrency to it.
+- `list_models()` → tags usable on every host. `show(model)` → `ModelInfo`, checked on every host (raises
+  `ModelNotFound` naming the host that lacks it). `pull(model, progress)` → `PullResult`; a model already
+  present returns at once. `chat(...)` → `ChatResult`.
+- Errors: `BackendUnreachable` (nothing answers at the URL; the message says how to start the server),
+  `ModelNotFound` (the message holds the exact pull command), `TransientBackendError` (HTTP 5xx/503/429, a dropped
+  connection, a timeout, a garbled body: worth retrying, and `engine.run_work` does), `BackendError` (anything
+  else the server refused, e.g. HTTP 400). A reply that does not match the requested JSON schema is *not* an
+  error here: `chat` returns the text and the caller (the judge) decides.
+- Progress callbacks have the signature `async (done, total, message) -> None` (`ProgressFn`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from base_model_selector.serving.backends.base import (
+    Backend,
+    ChatResult,
+    ModelInfo,
+    ProgressFn,
+    PullResult,
+    parse_parameter_size,
+    single_turn,
+)
+
+if TYPE_CHECKING:
+    from base_model_selector.study.config import BackendConfig
+
+
+def make_backend(config: BackendConfig) -> Backend:
+    """The backend study.yaml asks for. Client libraries are imported here, not at package import."""
+    if config.kind == "openai":
+        from base_model_selector.serving.backends.openai_compat import OpenAICompatBackend
+
+        return OpenAICompatBackend(config)
+    from base_model_selector.serving.backends.ollama import OllamaBackend
+
+    return OllamaBackend(config)
+
+
+@asynccontextmanager
+async def using(config: BackendConfig, backend: Backend | None = None) -> AsyncIterator[Backend]:
+    """The given backend (left open: its owner closes it), else a new one from `config`, closed on exit."""
+    if backend is not None:
+        yield backend
+        return
+    made = make_backend(config)
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+__all__ = [
+    "Backend",
+    "ChatResult",
+    "ModelInfo",
+    "ProgressFn",
+    "PullResult",
+    "make_backend",
+    "parse_parameter_size",
+    "single_turn",
+    "using",
+]

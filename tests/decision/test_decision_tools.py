@@ -1,0 +1,82 @@
+"""`decide` and `write_decision_doc` through the two shells: the MCP tools and the CLI commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from base_model_selector.cli import app
+from base_model_selector.study.errors import StepNotReady, StudyError
+from decision_fixture import MODEL, write_study
+from shells import run_tool
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return write_study(tmp_path / "support")
+
+
+def test_decide_tool_returns_the_pass_rate_interval_and_band(root: Path) -> None:
+    result = run_tool("decide", {"study": str(root)})  # the model defaults to the selected primary
+    assert not result.is_error, result.content
+    data = result.structured_content
+    assert data["model"] == MODEL
+    assert (data["pass_rate"]["passed"], data["pass_rate"]["assessed"]) == (7, 10)
+    assert data["pass_rate"]["low"] == pytest.approx(0.3968, abs=1e-4)
+    assert data["verdict"]["band"] == "likely_sufficient" and data["verdict"]["inconclusive"] is True
+    assert (root / "runs" / "qwen3-8b" / "decision.json").is_file()
+
+
+def test_write_decision_doc_tool_saves_notes_and_refuses_paths_outside_the_study(root: Path) -> None:
+    assert not run_tool("decide", {"study": str(root)}).is_error
+    result = run_tool(
+        "write_decision_doc",
+        {"study": str(root), "qualitative_notes": "Generic but polite.", "failure_patterns": {"CQ1": "filler"}},
+    )
+    assert not result.is_error, result.content
+    assert Path(result.structured_content["path"]) == root / "docs" / "base-model-evaluation.md"
+    assert "- CQ1: filler" in (root / "notes.md").read_text(encoding="utf-8")
+
+    refused = run_tool("write_decision_doc", {"study": str(root), "path": "/etc/passwd.md"})
+    assert refused.is_error
+    assert "outside the study directory" in refused.content[0].text
+
+
+def test_decide_tool_before_assessment_tells_the_agent_what_to_run(root: Path) -> None:
+    (root / "runs" / "qwen3-8b" / "assessments.json").unlink()
+    result = run_tool("decide", {"study": str(root)})
+    assert result.is_error
+    assert "assess --model qwen3:8b" in result.content[0].text and "assess_responses" in result.content[0].text
+
+
+def test_cli_decide_then_write_doc_with_patterns(root: Path) -> None:
+    runner = CliRunner()
+    decided = runner.invoke(app, ["--study", str(root), "decide"])
+    assert decided.exit_code == 0, decided.output
+    assert "7/10 passed = 70.0% (95% CI 39.7%–89.2%) → Likely sufficient (inconclusive)" in decided.output
+
+    written = runner.invoke(
+        app, ["--study", str(root), "write-doc", "--pattern", "CQ2=quotes refunds after 30 days", "--html"]
+    )
+    assert written.exit_code == 0, written.output
+    assert "base-model-evaluation.html" in written.output
+    assert "| quotes refunds after 30 days |" in (root / "docs" / "base-model-evaluation.md").read_text("utf-8")
+
+    bad = runner.invoke(app, ["--study", str(root), "write-doc", "--pattern", "no equals sign"])
+    assert bad.exit_code == 2 and "ID=TEXT" in bad.output
+
+
+def test_cli_write_doc_before_decide_fails_with_the_command_to_run(root: Path) -> None:
+    result = CliRunner().invoke(app, ["--study", str(root), "write-doc"])
+    assert isinstance(result.exception, StepNotReady)
+    assert "decide --model qwen3:8b" in str(result.exception)
+
+
+def test_a_corrupt_assessments_file_is_named_and_nothing_is_decided(root: Path) -> None:
+    (root / "runs" / "qwen3-8b" / "assessments.json").write_text("{not json", encoding="utf-8")
+    result = CliRunner().invoke(app, ["--study", str(root), "decide"])
+    assert isinstance(result.exception, StudyError)
+    assert "assessments.json" in str(result.exception)
+    assert not (root / "runs" / "qwen3-8b" / "decision.json").exists()

@@ -1,0 +1,186 @@
+"""`evaluate` end to end against the loopback Ollama: an example study from pull to document, then again for free."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from base_model_selector.cli import app
+from base_model_selector.decision.document_check import check_document
+from base_model_selector.evaluate import evaluate
+from base_model_selector.study.directory import Study
+from base_model_selector.study.errors import StepNotReady
+from example_studies import copy_example
+from fakes import FakeOllama
+
+CANDIDATE = "gemma3:270m"  # pullable, not present: evaluate must pull it
+JUDGE = "llama3.1:8b"
+_VOCABULARY = (
+    "invoice refund login export bank stripe crash sync reminder currency payroll owner template tax csv api key "
+    "android iphone slow error duplicate vat plan trial upgrade downgrade cancel charge receipt backup code phone "
+    "team role access report balance shopify zapier webhook limit pdf logo overdue client email spam bounce"
+)
+WORDS = _VOCABULARY.split()
+
+
+def scripted(request: dict[str, Any]) -> Any:
+    """Judge → a schema-valid verdict (about one NO in six); baseline → an answer; generator → a user message."""
+    messages = request["messages"]
+    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
+    if isinstance(request.get("format"), dict):
+        answer = "NO" if digest[0] < 43 else "YES"
+        why = "The reply ignores the refund policy." if answer == "NO" else "The reply meets the criterion."
+        return {"reasoning": why, "answer": answer}
+    rng = random.Random(digest)
+    if messages[0]["role"] == "system":
+        return "Thanks for reaching out! " + " ".join(rng.choice(WORDS) for _ in range(25)) + "."
+    return "my " + " ".join(rng.choice(WORDS) for _ in range(14)) + "?"
+
+
+def prepared_study(root: Path, url: str, example: str = "customer-support", n: int = 8) -> Study:
+    copy_example(example, root)
+    study_yaml = root / "study.yaml"
+    text = study_yaml.read_text(encoding="utf-8")
+    for old, new in (
+        ("hosts: []", f'hosts: ["{url}"]'),
+        ("n: 50", f"n: {n}"),
+        ("model: null", f'model: "{JUDGE}"'),
+        ("max_retries: 4", "max_retries: 1"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    study_yaml.write_text(text, encoding="utf-8")
+    return Study.open(root)
+
+
+def test_evaluate_runs_an_example_study_end_to_end_and_a_second_run_makes_no_model_calls(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.responder = scripted
+    study = prepared_study(tmp_path / "customer-support", fake_ollama.url)
+
+    first = asyncio.run(evaluate(study, CANDIDATE))
+    assert first.complete, first.summary()
+    assert fake_ollama.has_model(CANDIDATE)
+    assert [s.stage for s in first.stages] == ["pull", "check", "scenarios", "baseline", "assess", "decide", "document"]
+    calls = fake_ollama.chat_count
+    assert calls > 8
+
+    doc_path = study.docs_path()
+    text = doc_path.read_text(encoding="utf-8")
+    assert check_document(text) == []
+    _assert_numbers_match_the_assessments_on_disk(study, text)
+
+    runner = CliRunner()
+    second = runner.invoke(app, ["evaluate", str(study.root), "--model", CANDIDATE])
+    assert second.exit_code == 0, second.output
+    assert fake_ollama.chat_count == calls, "a finished study must not call the model again"
+    assert re.search(r"\[skipped\] baseline", second.output) and re.search(r"\[skipped\] assess", second.output)
+    assert check_document(doc_path.read_text(encoding="utf-8")) == []
+
+
+def _assert_numbers_match_the_assessments_on_disk(study: Study, text: str) -> None:
+    report = json.loads(study.paths.assessments(CANDIDATE).read_text(encoding="utf-8"))
+    assessments = report["assessments"]
+    scenarios = [line for line in study.paths.scenarios.read_text(encoding="utf-8").splitlines() if line.strip()]
+    passed = sum(1 for a in assessments if a["passed"])
+    n = len(assessments)
+    assert n == len(scenarios) == 8
+    row = re.search(r"^\| (\d+) \| (\d+) \| (\d+) \| ([\d.]+)% \|", text, re.M)
+    assert row is not None
+    assert (int(row[1]), int(row[2]), int(row[3])) == (len(scenarios), n, passed)
+    assert float(row[4]) == pytest.approx(100 * passed / n, abs=0.05)
+    for cid, count in report["summary"]["failures_by_criterion"].items():
+        if count:
+            assert re.search(rf"^\| {re.escape(cid)}( \(gate\))? \| [^|]+ \| {count}/{n}\b", text, re.M), cid
+        else:
+            assert not re.search(rf"^\| {re.escape(cid)}( \(gate\))? \|", text, re.M), cid
+
+
+def test_evaluate_over_mcp_reports_progress_and_returns_the_decision(tmp_path: Path, fake_ollama: FakeOllama) -> None:
+    from mcp import Client
+
+    from base_model_selector.server import build_server
+
+    fake_ollama.responder = scripted
+    fake_ollama.add_model(CANDIDATE)
+    study = prepared_study(tmp_path / "s", fake_ollama.url, n=5)
+    seen: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append(done)
+
+    async def call() -> Any:
+        async with Client(build_server()) as client:
+            return await client.call_tool(
+                "evaluate", {"study": str(study.root), "model": CANDIDATE}, progress_callback=on_progress
+            )
+
+    result = asyncio.run(call())
+    assert not result.is_error, result.content
+    assert result.structured_content["complete"] is True
+    assert "passed" in result.structured_content["decision"]
+    assert seen and seen == sorted(seen), "one progress display that only moves forward"
+
+
+def test_evaluate_refuses_a_study_without_a_model_and_names_the_fix(tmp_path: Path, fake_ollama: FakeOllama) -> None:
+    study = prepared_study(tmp_path / "s", fake_ollama.url)
+    with pytest.raises(StepNotReady, match="--model"):
+        asyncio.run(evaluate(study))
+    assert fake_ollama.chat_count == 0
+
+
+def test_evaluate_with_the_agent_as_judge_stops_after_the_baseline_and_says_what_to_do(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.responder = scripted
+    fake_ollama.add_model(CANDIDATE)
+    study = prepared_study(tmp_path / "s", fake_ollama.url, n=3)
+    study_yaml = study.paths.study_yaml
+    study_yaml.write_text(study_yaml.read_text(encoding="utf-8").replace("mode: llm", "mode: agent"), "utf-8")
+    study = Study.open(study.root)
+
+    result = asyncio.run(evaluate(study, CANDIDATE))
+    assert not result.complete
+    assert [s.stage for s in result.stages][-1] == "assess"
+    assert "next_assessment_batch" in result.next_action
+    assert not study.docs_path().exists() and not study.paths.decision(CANDIDATE).exists()
+
+    cli = CliRunner().invoke(app, ["--study", str(study.root), "evaluate", "--model", CANDIDATE])
+    assert cli.exit_code == 1 and "next_assessment_batch" in cli.output
+
+
+def test_a_missing_judge_model_fails_before_the_baseline_with_its_pull_command(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    from base_model_selector.study.errors import ModelNotFound
+
+    fake_ollama.add_model(CANDIDATE)
+    study = prepared_study(tmp_path / "s", fake_ollama.url)
+    fake_ollama.remove_model(JUDGE)
+    with pytest.raises(ModelNotFound, match="pull"):
+        asyncio.run(evaluate(study, CANDIDATE))
+    assert fake_ollama.chat_count == 0
+
+
+def test_evaluate_stops_before_the_baseline_when_planned_scenarios_could_not_be_written(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    """A generator that repeats itself leaves slots empty: deciding on the few that remain would mislead."""
+    fake_ollama.responder = lambda request: "my invoice is wrong?" if "format" not in request else None
+    study = prepared_study(tmp_path / "customer-support", fake_ollama.url)
+
+    result = asyncio.run(evaluate(study, CANDIDATE))
+
+    assert not result.complete
+    assert [s.stage for s in result.stages][-1] == "scenarios" and result.stages[-1].status == "stopped"
+    assert "add_scenarios" in result.next_action
+    assert not study.paths.responses(CANDIDATE).exists(), "no baseline is run on a short set"

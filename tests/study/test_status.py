@@ -1,0 +1,77 @@
+"""Status is derived from the files alone: what is done, what is pending, and what went stale and why."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from base_model_selector.research.candidates import research_candidates
+from base_model_selector.status import study_status
+from base_model_selector.study.directory import Study, init_study
+
+
+def researched_study(tmp_path: Path) -> Study:
+    init_study(tmp_path / "s", domain="empathetic coaching", size_min=7, size_max=10)
+    study = Study.open(tmp_path / "s")
+    asyncio.run(research_candidates(study, search=False))
+    return study
+
+
+def edit(study: Study, old: str, new: str) -> Study:
+    text = study.paths.study_yaml.read_text()
+    assert old in text, old
+    study.paths.study_yaml.write_text(text.replace(old, new, 1))
+    return Study.open(study.root)
+
+
+def step1(study: Study) -> tuple[str, str]:
+    step = study_status(study).steps[0]
+    return step.state, step.detail
+
+
+def test_a_new_study_has_every_step_pending_and_research_next(tmp_path: Path) -> None:
+    init_study(tmp_path / "s", domain="coding help")
+    status = study_status(Study.open(tmp_path / "s"))
+    assert [s.state for s in status.steps] == ["pending"] * 8
+    assert status.next_step == 1 and "research_candidates" in status.next_action
+
+
+def test_research_is_done_and_the_next_action_is_the_table(tmp_path: Path) -> None:
+    study = researched_study(tmp_path)
+    state, detail = step1(study)
+    assert state == "done" and "candidates" in detail
+    assert study_status(study).next_step == 2
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        pytest.param("  sufficient: 0.70", "  sufficient: 0.80", id="thresholds"),
+        pytest.param("  n: 50", "  n: 30", id="scenario-count"),
+        pytest.param("  temperature: 0.7", "  temperature: 0.2", id="generation"),
+    ],
+)
+def test_edits_that_do_not_affect_research_leave_it_done(tmp_path: Path, old: str, new: str) -> None:
+    study = edit(researched_study(tmp_path), old, new)
+    assert step1(study)[0] == "done"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        pytest.param("  max: 10", "  max: 14", "size_max_b 10.0 → 14.0", id="size"),
+        pytest.param("commercial_use: true", "commercial_use: false", "commercial_use True → False", id="licence"),
+        pytest.param("max_turns: 1", "max_turns: 20", "longest_input_tokens 400 → 8000", id="context"),
+        pytest.param('domain: "empathetic coaching"', 'domain: "SQL analysis"', "domain", id="domain"),
+    ],
+)
+def test_changing_what_research_was_for_makes_it_stale_and_names_the_change(
+    tmp_path: Path, old: str, new: str, named: str
+) -> None:
+    study = edit(researched_study(tmp_path), old, new)
+    state, detail = step1(study)
+    assert state == "stale"
+    assert named in detail
+    assert study_status(study).next_step == 1 and "re-run" in study_status(study).next_action
