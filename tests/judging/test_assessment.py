@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_every_verdict_keeps_the_exact_prompt_raw_reply_and_answer(tmp_path: Pat
     prompts = {body["messages"][0]["content"] for body in sent}
     assert len(verdicts) == len(RESPONSES) * len(CRITERIA)
     for v in verdicts:
-        assert v.prompt in prompts and v.judge == "llm:llama3.1:8b"
+        assert v.prompt in prompts and re.fullmatch(r"llm:llama3\.1:8b@[0-9a-f]{12}", v.judge)
         assert json.loads(v.raw_reply or "")["answer"] == v.answer.value
     body = sent[0]
     assert body["options"]["temperature"] == 0 and body["options"]["seed"] == 7
@@ -154,16 +155,18 @@ def test_agreement_rejudges_a_seeded_sample_and_reports_kappa(tmp_path: Path) ->
         calls = fake.chat_count
         again = run(study, agreement=True)
         assert fake.chat_count == calls  # the re-judgings are cached too
-    agreement = result.outcome.agreement
-    assert agreement is not None and agreement.sample == 5  # 10% of 40 is 4: at least 5
-    assert agreement == again.outcome.agreement.model_copy(update={})  # same seed, same sample
+    [agreement] = result.outcome.agreements
+    assert agreement.sample == 5  # 10% of 40 is 4: at least 5
+    assert agreement.judge_b.endswith("(temperature 0.7, seed 8)"), "the judge's own model again, sampled"
+    assert (agreement.calls, again.outcome.agreements[0].calls) == (5, 0)  # the calls actually made
+    assert again.outcome.agreements[0] == agreement.model_copy(update={"calls": 0})  # same seed, same sample
     first = [
         Answer(intended(RESPONSES[int(d.split("/")[0][1:])][0], d.split("/")[1].split(":")[0]))
         for d in agreement.disagreements
     ]
     assert all(a is not Answer.NO for a in first)
     assert agreement.agree == agreement.sample - len(agreement.disagreements)
-    assert report_of(study).summary.agreement == agreement
+    assert report_of(study).summary.agreements == again.outcome.agreements
     if agreement.kappa is not None:
         assert -1 <= agreement.kappa <= 1
 
@@ -172,8 +175,8 @@ def test_agreement_kappa_matches_the_pure_function(tmp_path: Path) -> None:
     with FakeOllama(responder=scripted_judge, parallel=2) as fake:
         study = make_study(tmp_path / "s", fake.url)
         result = run(study, agreement=True, agreement_sample=1.0)
-    agreement = result.outcome.agreement
-    assert agreement is not None and agreement.sample == len(RESPONSES) * len(CRITERIA)
+    [agreement] = result.outcome.agreements
+    assert agreement.sample == len(RESPONSES) * len(CRITERIA)
     answers = [v.answer for v in verdicts_of(study)]
     assert agreement.percent_agreement == 1.0 and agreement.kappa == cohen_kappa(answers, answers)
 
