@@ -208,7 +208,8 @@ def test_mcp_errors_reach_the_agent_with_the_fix(tmp_path: Path) -> None:
     study = make_study(tmp_path / "s", UNREACHABLE)
     result = run_tool(
         "record_assessments",
-        {"study": str(study.root), "model": CANDIDATE, "verdicts": [{"item_id": "x", "reasoning": "r", "answer": "YES"}]},
+        {"study": str(study.root), "verdicts": [{"item_id": "x", "reasoning": "r", "answer": "YES"}]}
+        | {"model": CANDIDATE},
     )
     assert result.is_error and "next_assessment_batch" in result.content[0].text
 
@@ -298,7 +299,7 @@ def test_a_persons_verdict_overrides_the_primary_judge_and_the_later_person_wins
     record_assessments(study, [yes], CANDIDATE, judge="human:eve")
     assert decide(study, CANDIDATE).pass_rate == before.pass_rate  # the later person's verdict counts
     row = next(r for r in item_table(study, CANDIDATE) if r.item_id == row.item_id)
-    assert [v.judge for v in row.verdicts][0].startswith("llm:") and row.counts.judge == "human:eve"
+    assert row.verdicts[0].judge.startswith("llm:") and row.counts is not None and row.counts.judge == "human:eve"
     assert {v.judge: v.comment for v in row.verdicts}["human:dana"] == "too curt for us"
     stored = read_jsonl(study.paths.verdicts(CANDIDATE), CriterionVerdict).records
     assert [v.judge for v in stored[-2:]] == ["human:dana", "human:eve"]  # appended, nothing replaced

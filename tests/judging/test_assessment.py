@@ -158,8 +158,8 @@ def test_agreement_rejudges_a_seeded_sample_and_reports_kappa(tmp_path: Path) ->
     [agreement] = result.outcome.agreements
     assert agreement.sample == 5  # 10% of 40 is 4: at least 5
     assert agreement.judge_b.endswith("(temperature 0.7, seed 8)"), "the judge's own model again, sampled"
-    assert (agreement.calls, again.outcome.agreements[0].calls) == (5, 0)  # the calls actually made
-    assert again.outcome.agreements[0] == agreement.model_copy(update={"calls": 0})  # same seed, same sample
+    assert (result.agreement_calls, again.agreement_calls, again.judge_calls) == (5, 0, 0)  # calls actually made
+    assert again.outcome.agreements == [agreement]  # same seed, same sample
     first = [
         Answer(intended(RESPONSES[int(d.split("/")[0][1:])][0], d.split("/")[1].split(":")[0]))
         for d in agreement.disagreements
@@ -220,3 +220,21 @@ def test_a_checks_only_rubric_needs_no_judge(tmp_path: Path) -> None:
         assert fake.chat_count == 0
     assert result.outcome.judge == "checks" and result.outcome.n == len(RESPONSES)
     assert result.outcome.passed == len(RESPONSES) - 1
+
+
+def test_cli_assess_exit_codes_say_whether_every_item_was_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shells import run_cli
+
+    with FakeOllama(responder=scripted_judge, parallel=1) as fake:
+        study = make_study(tmp_path / "s", fake.url, parallel=1)
+        fake.fail_next(2, "http500")  # the first call and its one retry: that item stays unjudged
+        code, out, _ = run_cli(["--study", str(study.root), "assess", "--model", CANDIDATE], capsys)
+        assert code == 1 and "failed:" in out and "run assess again to retry" in out
+        assert f"{len(RESPONSES) * len(CRITERIA) - 1} of {len(RESPONSES) * len(CRITERIA)} items judged" in out
+        assert not study.paths.assessments(CANDIDATE).exists(), "no pass rate on a subset"
+        code, out, _ = run_cli(["--study", str(study.root), "assess", "--model", CANDIDATE], capsys)
+        assert code == 0 and f"{EXPECTED_PASSED}/{len(RESPONSES)} responses pass" in out
+    code, out, _ = run_cli(["--study", str(study.root), "assess", "--agent", "--model", CANDIDATE], capsys)
+    assert code == 3 and "0 of 40 items judged by agent:default" in out and "next-batch" in out

@@ -76,7 +76,6 @@ def compare(
     sampling: str,
     min_kappa: float,
     seed: int | None = None,
-    calls: int = 0,
 ) -> Agreement:
     """Agreement of B with A over (item, A's verdict, B's verdict) triples; ERROR on either side is left out."""
     usable = [(i, a, b) for i, a, b in paired if Answer.ERROR not in (a.answer, b.answer)]
@@ -115,7 +114,6 @@ def compare(
         kappa=kappa,
         seed=seed,
         by_criterion=by_criterion,
-        calls=calls,
         min_kappa=min_kappa,
         warning=warning,
         disagreements=[
@@ -144,8 +142,11 @@ async def rejudge_sample(
     backend: Backend | None = None,
     progress: ProgressFn | None = None,
     judge: LLMJudge | None = None,
-) -> Agreement:
-    """Re-judge a seeded sample of the primary's verdicts (item key → verdict) with an LLM and compare them."""
+) -> tuple[Agreement, int]:
+    """Re-judge a seeded sample of the primary's verdicts (item key → verdict) with an LLM and compare them.
+
+    Returns the agreement and the judge calls actually made (0 when every re-judgement was already stored).
+    """
     cfg = study.config.judge
     primary_model = judge.model if judge else None
     model = cfg.agreement_model or primary_model or cfg.model
@@ -185,7 +186,7 @@ async def rejudge_sample(
         )
     again = {v.key: v for v in study.read_jsonl(sink, CriterionVerdict).records}
     paired = [(by_key[k], primary[k], again[t.key]) for k, t in zip(chosen, tasks, strict=True) if t.key in again]
-    return compare(
+    agreement = compare(
         judge_a,
         judges.describe(second.label, second.settings()),
         paired,
@@ -195,5 +196,5 @@ async def rejudge_sample(
         ),
         min_kappa=cfg.min_kappa,
         seed=cfg.seed,
-        calls=second.calls,
     )
+    return agreement, second.calls

@@ -104,7 +104,7 @@ async def assess_responses(
     warnings = list(inputs.warnings)
     sample = agreement_mod.sample_fraction(cfg.agreement_sample, agreement, agreement_sample)
     report: EngineReport | None = None
-    cached = calls = 0
+    cached = calls = agreement_calls = 0
     rejudged: Agreement | None = None
     records: dict[str, dict[str, Any]] = {}
     with study.locked(f"assess {inputs.model}"):
@@ -121,7 +121,7 @@ async def assess_responses(
                 records[judge.label] = settings
                 st = results.state(study, inputs.model, mode, inputs=inputs, llm=(judge.label, keys))
                 if sample and st.complete:
-                    rejudged = await agreement_mod.rejudge_sample(
+                    rejudged, agreement_calls = await agreement_mod.rejudge_sample(
                         study, inputs, st.items, st.own, judges.describe(st.identity, settings), sample,
                         backend=server, progress=progress, judge=judge,
                     )  # fmt: skip
@@ -130,11 +130,10 @@ async def assess_responses(
             if primary.kind != "llm":
                 records[st.identity] = {}
             if sample and st.complete and inputs.rubric.criteria:
-                rejudged = await agreement_mod.rejudge_sample(
+                rejudged, agreement_calls = await agreement_mod.rejudge_sample(
                     study, inputs, st.items, st.own, st.identity, sample, backend=backend, progress=progress
                 )
         written = results.write(study, st, warnings=warnings, rejudged=rejudged, records=records)
-    agreement_calls = rejudged.calls if rejudged is not None else 0
     failed = [f"{f.label}: {f.error}" for f in report.failed] if report else []
     state: State = "complete" if st.complete else "failed_calls" if failed else "pending"
     return AssessResult(

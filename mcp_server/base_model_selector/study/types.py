@@ -202,7 +202,6 @@ class Agreement(Record):
     kappa: float | None = Field(description="Cohen's kappa; None when undefined (one label only)")
     seed: int | None = None
     by_criterion: list[CriterionAgreement] = Field(default_factory=list)
-    calls: int = Field(default=0, description="Judge calls this comparison made in the run that measured it")
     min_kappa: float = Field(default=0.6, description="judge.min_kappa: below it the agreement is flagged")
     warning: str | None = Field(default=None, description="Set when κ is below min_kappa")
     disagreements: list[str] = Field(
