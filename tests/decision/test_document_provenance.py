@@ -116,7 +116,7 @@ def test_low_agreement_is_warned_in_the_tool_result_the_status_and_the_document(
     decide(study, CANDIDATE)
     write_decision_doc(study, CANDIDATE)
     text = doc(study)
-    assert "> **Low agreement:** low judge agreement: agent:default vs llm:" in text
+    assert "> **Warning:** low judge agreement: agent:default vs llm:" in text
     assert (
         "| agent:default | 20 | the 20 items agent:default judged, in next_assessment_batch's seeded random order |"
         in text

@@ -11,8 +11,8 @@ primary (A) on the items both judged:
 
 Each comparison names both judges with their settings, says how the items were drawn, and reports percent
 agreement and Cohen's κ overall and per criterion where there are enough items. κ below `judge.min_kappa`
-(0.6 by default) is a warning, repeated wherever the pass rate is shown. ERROR verdicts are no judgement, so an
-item where either judge has one is left out.
+(0.6 by default) on at least 5 items is a warning, repeated wherever the pass rate is shown. ERROR verdicts are
+no judgement, so an item where either judge has one is left out.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def compare(
     ]
     kappa = cohen_kappa(first, second)
     warning = None
-    if kappa is not None and kappa < min_kappa:
+    if kappa is not None and kappa < min_kappa and len(usable) >= MIN_SAMPLE:
         warning = (
             f"low judge agreement: {judge_b} vs {judge_a}, Cohen's κ = {kappa:.2f} on {len(usable)} items "
             f"(below judge.min_kappa {min_kappa:g}) — sharpen the criteria and calibration examples or change the "
