@@ -312,15 +312,16 @@ def rubric_info(rubric: Rubric) -> dict[str, CriterionInfo]:
     return info
 
 
-def current_assessments(study: Study, model: str) -> tuple[AssessmentReport, list[CriterionVerdict]]:
-    """The assessments to decide from, refused unless the primary judge covered every item and they are current.
-
-    Returns the report and the criterion verdicts it uses (one per item: the primary's, or a person's).
-    """
+def current_assessments(
+    study: Study, model: str, judge: str | None = None
+) -> tuple[AssessmentReport, list[CriterionVerdict]]:
+    """The assessments to decide from, refused unless the primary judge (`judge`, else judge.mode) covered every
+    item and they are current. Returns the report and the criterion verdicts it uses (one per item: the
+    primary's, or a person's)."""
     from base_model_selector.judging import results
 
     cli = f"base-model-selector --study {study.root}"
-    st = results.state(study, model)
+    st = results.state(study, model, judge)
     if not st.complete:
         raise StepNotReady(
             f"{st.coverage()}: a decision needs a verdict on every (response, criterion) item from the judge it "
@@ -345,16 +346,19 @@ def current_assessments(study: Study, model: str) -> tuple[AssessmentReport, lis
     return report, list(st.counting.values())
 
 
-def decide(study: Study, model: str | None = None, *, decided_at: str | None = None) -> Decision:
+def decide(
+    study: Study, model: str | None = None, *, decided_at: str | None = None, judge: str | None = None
+) -> Decision:
     """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json.
 
-    Refused while the primary judge has not covered every item (`k of n items judged`), or when the assessments
-    no longer match the verdicts, rubric or responses. Re-deciding with nothing changed writes nothing.
+    The decision rests on `judge` (llm, agent, agent:<name>, human:<name>), else judge.mode. Refused while that
+    judge has not covered every item (`k of n items judged`), or when the assessments no longer match the
+    verdicts, rubric or responses. Re-deciding with nothing changed writes nothing.
     """
     from base_model_selector.serving.pull import model_under_test
 
     model = model_under_test(study, model)
-    report, verdicts = current_assessments(study, model)
+    report, verdicts = current_assessments(study, model, judge)
     rubric = load_rubric(study.paths.rubric_yaml)
     scenarios = study.read_jsonl(study.paths.scenarios, Scenario).records
     responses = study.read_jsonl(study.paths.responses(model), BaselineResponse).records

@@ -230,4 +230,10 @@ def next_action(study: Study, st: results.State, state: State) -> str:
         return f"{st.coverage()}: some judge calls failed; run assess again to retry them (CLI `{cli} assess`)"
     if state == "pending":
         return f"{st.coverage()}: finish with {results.finish_hint(study, st)}"
+    if st.primary.mode != study.config.judge.mode:
+        return (
+            f"Step 7: decide on these assessments with judge={st.primary.mode!r} (MCP decide, CLI `{cli} decide "
+            f"--model {st.inputs.model} --judge {st.primary.mode}`), or set judge.mode: {st.primary.mode} in "
+            f"study.yaml — it names {study.config.judge.mode}, which status and decide follow by default"
+        )
     return f"Step 7: decide (MCP decide, CLI `{cli} decide --model {st.inputs.model}`)"

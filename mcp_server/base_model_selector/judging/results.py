@@ -147,10 +147,12 @@ def state(
     if llm is not None:
         identity, keys = llm
     elif primary.kind == "llm":
-        wanted = judges.llm_settings(study) | {"model": primary.model}
+        settings = judges.llm_settings(study)
+        batched = settings.pop("batched")  # asking per criterion or per response is how, not who: either counts
+        wanted = settings | {"model": primary.model}
         matching = [r for r in llm_records(study, inputs).values() if {k: r.settings.get(k) for k in wanted} == wanted]
         if matching:
-            latest = max(matching, key=lambda r: r.updated_at)
+            latest = max(matching, key=lambda r: (r.settings.get("batched") == batched, r.updated_at))
             identity, keys = latest.judge, judge_keys_of(latest)
     own = store.verdicts_of(identity, all_items, keys) if (keys is not None or primary.kind != "llm") else {}
     result = State(inputs, all_items, store, primary, identity, keys, own)
