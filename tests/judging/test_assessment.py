@@ -238,3 +238,32 @@ def test_cli_assess_exit_codes_say_whether_every_item_was_judged(
         assert code == 0 and f"{EXPECTED_PASSED}/{len(RESPONSES)} responses pass" in out
     code, out, _ = run_cli(["--study", str(study.root), "assess", "--agent", "--model", CANDIDATE], capsys)
     assert code == 3 and "0 of 40 items judged by agent:default" in out and "next-batch" in out
+
+
+def test_verdict_files_written_before_judges_had_identities_still_count(tmp_path: Path) -> None:
+    """Old files say `llm:<model>` (no digest) and `agent`; no judge records, no basis in assessments.json."""
+    import shutil
+
+    from base_model_selector.judging.agent_judge import AgentVerdict, next_assessment_batch, record_assessments
+
+    with FakeOllama(responder=scripted_judge, parallel=2) as fake:
+        study = make_study(tmp_path / "s", fake.url)
+        run(study)
+        calls = fake.chat_count
+        path = study.paths.verdicts(CANDIDATE)
+        path.write_text(re.sub(r'"judge":"llm:llama3\.1:8b@[0-9a-f]+"', '"judge":"llm:llama3.1:8b"', path.read_text()))
+        shutil.rmtree(study.paths.judge_record(CANDIDATE, "x").parent)
+        study.paths.assessments(CANDIDATE).write_text('{"summary": {"model": "old"}, "assessments": []}')
+        again = run(study)
+        assert fake.chat_count == calls, "the old verdicts are found by their keys: no judge call"
+    assert again.state == "complete" and again.outcome is not None and again.outcome.passed == EXPECTED_PASSED
+
+    agent = make_study(tmp_path / "a", "http://127.0.0.1:9", extra="  mode: agent\n")
+    batch = next_assessment_batch(agent, CANDIDATE, k=200)
+    ids = [i for r in batch.responses for i in r.item_ids]
+    record_assessments(agent, [AgentVerdict(item_id=i, reasoning="ok", answer="YES") for i in ids], CANDIDATE)
+    path = agent.paths.verdicts(CANDIDATE)
+    path.write_text(path.read_text().replace('"judge":"agent:default"', '"judge":"agent"'))
+    assert '"judge":"agent"' in path.read_text()
+    result = asyncio.run(assess_responses(agent, CANDIDATE))
+    assert result.state == "complete" and result.judge == "agent:default"
