@@ -53,3 +53,14 @@ def prepared_study(root: Path, url: str, example: str = "customer-support", n: i
         text = text.replace(old, new, 1)
     study_yaml.write_text(text, encoding="utf-8")
     return Study.open(root)
+
+
+def edited(study: Study, *replacements: tuple[str, str]) -> Study:
+    """The study reopened after replacing text in its study.yaml (each `old` must be there)."""
+    path = study.paths.study_yaml
+    text = path.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return Study.open(study.root)

@@ -19,7 +19,7 @@ from base_model_selector.decision.document_check import check_document
 from base_model_selector.evaluate import evaluate
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
-from evaluate_fixture import CANDIDATE, JUDGE, prepared_study, scripted
+from evaluate_fixture import CANDIDATE, JUDGE, edited, prepared_study, scripted
 from fakes import FakeOllama
 
 
@@ -133,10 +133,7 @@ def test_evaluate_with_the_agent_as_judge_stops_after_the_baseline_and_says_what
 ) -> None:
     fake_ollama.responder = scripted
     fake_ollama.add_model(CANDIDATE)
-    study = prepared_study(tmp_path / "s", fake_ollama.url, n=3)
-    study_yaml = study.paths.study_yaml
-    study_yaml.write_text(study_yaml.read_text(encoding="utf-8").replace("mode: llm", "mode: agent"), "utf-8")
-    study = Study.open(study.root)
+    study = edited(prepared_study(tmp_path / "s", fake_ollama.url, n=3), ("mode: llm", "mode: agent"))
 
     result = asyncio.run(evaluate(study, CANDIDATE))
     assert not result.complete
@@ -182,13 +179,10 @@ def test_the_document_names_the_generator_that_wrote_the_scenarios_as_recorded(
     """With no judge or generator model set, the candidate wrote the scenarios; the document once said 'none'."""
     fake_ollama.responder = scripted
     fake_ollama.add_model(CANDIDATE)
-    study = prepared_study(tmp_path / "s", fake_ollama.url, n=3)
-    yaml = study.paths.study_yaml
-    yaml.write_text(yaml.read_text(encoding="utf-8").replace(f'model: "{JUDGE}"', "model: null"), encoding="utf-8")
-    assert asyncio.run(evaluate(Study.open(study.root), CANDIDATE)).complete
-    yaml.write_text(yaml.read_text(encoding="utf-8").replace("generator_model: null", 'generator_model: "x:1b"'))
+    study = edited(prepared_study(tmp_path / "s", fake_ollama.url, n=3), (f'model: "{JUDGE}"', "model: null"))
+    assert asyncio.run(evaluate(study, CANDIDATE)).complete
     from base_model_selector.decision.report import write_decision_doc
 
-    write_decision_doc(Study.open(study.root), CANDIDATE)  # re-rendered after the config changed
+    write_decision_doc(edited(study, ("generator_model: null", 'generator_model: "x:1b"')), CANDIDATE)
     text = study.docs_path().read_text(encoding="utf-8")
     assert f"| Scenarios | n=3, seed=13; generator {CANDIDATE} (3) |" in text

@@ -21,8 +21,7 @@ from base_model_selector.decision.decide import decide
 from base_model_selector.evaluate import evaluate
 from base_model_selector.judging.rubric import load_rubric
 from base_model_selector.server import build_server
-from base_model_selector.study.directory import Study
-from evaluate_fixture import CANDIDATE, prepared_study, scripted
+from evaluate_fixture import CANDIDATE, edited, prepared_study, scripted
 from fakes import FakeOllama
 
 BUDGET = 150_000
@@ -37,11 +36,11 @@ def size(result: CallToolResult) -> int:
 def test_an_agent_judges_a_50_by_13_study_within_150k_characters_and_it_redecides_fast(tmp_path: Path) -> None:
     with FakeOllama(responder=scripted) as fake:
         fake.add_model(CANDIDATE)
-        study = prepared_study(tmp_path / "s", fake.url, n=50)
-        yaml = study.paths.study_yaml
-        text = yaml.read_text(encoding="utf-8").replace("mode: llm", "mode: agent")
-        yaml.write_text(text.replace("agreement_sample: 0.1", "agreement_sample: 0"), encoding="utf-8")
-        study = Study.open(study.root)
+        study = edited(
+            prepared_study(tmp_path / "s", fake.url, n=50),
+            ("mode: llm", "mode: agent"),
+            ("agreement_sample: 0.1", "agreement_sample: 0"),
+        )
         assert not asyncio.run(evaluate(study, CANDIDATE)).complete  # stops at step 6, waiting for the agent
     criteria = len(load_rubric(study.paths.rubric_yaml).criteria)
     assert criteria == 13

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from base_model_selector.decision.decide import Decision
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StudyError
 from base_model_selector.study.storage import read_jsonl
@@ -81,6 +82,37 @@ def generator_as_recorded(study: Study) -> str:
     if not writers:
         return "none yet"
     return "; ".join(f"{who} ({n})" for who, n in sorted(writers.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def reproducibility(
+    study: Study, model: str, decision: Decision, version: str, digest: str | None
+) -> list[tuple[str, str]]:
+    """The settings a reader needs to reproduce the run, as recorded by the steps that used them."""
+    cfg = study.config
+    g, s = cfg.generation, cfg.scenarios
+    prompt = study.system_prompt()
+    judge = decision.judge
+    settings = ", ".join(f"{k}={v}" for k, v in judge.settings.items() if k not in ("model", "digest"))
+    return [
+        ("Model", model),
+        ("Model digest", decision.digest or digest or "unknown"),
+        ("Backend", cfg.backend.kind),
+        (
+            "Generation options",
+            f"temperature={g.temperature}, seed={g.seed}, num_predict={g.num_predict}, num_ctx={g.num_ctx}, "
+            f"think={g.think}",
+        ),
+        ("System prompt sha256", hashlib.sha256(prompt.encode()).hexdigest()),
+        ("Scenarios", f"n={s.n}, seed={s.seed}; {generator_as_recorded(study)}"),
+        ("Judge", judge.judge + (f" ({settings})" if settings else "")),
+        ("Pass rule", f"response score ≥ {decision.pass_threshold} and no gate failed"),
+        (
+            "Decision thresholds",
+            f"sufficient={decision.thresholds.sufficient}, fine_tune={decision.thresholds.fine_tune}",
+        ),
+        ("Decided at", decision.decided_at),
+        ("Tool version", f"base-model-selector {version}"),
+    ]
 
 
 def marker(study: Study, target: Path, *, decision_sha256: str, notes_sha256: str) -> str:

@@ -11,7 +11,6 @@ an unlucky note fails loudly instead of producing a quietly broken document. Opt
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -156,36 +155,6 @@ def _selected(study: Study, model: str) -> dict[str, Any]:
     }
 
 
-def _reproducibility(
-    study: Study, model: str, decision: Decision, version: str, digest: str | None
-) -> list[tuple[str, str]]:
-    cfg = study.config
-    g, s = cfg.generation, cfg.scenarios
-    prompt = study.system_prompt()
-    judge = decision.judge
-    settings = ", ".join(f"{k}={v}" for k, v in judge.settings.items() if k not in ("model", "digest"))
-    return [
-        ("Model", model),
-        ("Model digest", decision.digest or digest or "unknown"),
-        ("Backend", cfg.backend.kind),
-        (
-            "Generation options",
-            f"temperature={g.temperature}, seed={g.seed}, num_predict={g.num_predict}, num_ctx={g.num_ctx}, "
-            f"think={g.think}",
-        ),
-        ("System prompt sha256", hashlib.sha256(prompt.encode()).hexdigest()),
-        ("Scenarios", f"n={s.n}, seed={s.seed}; {provenance.generator_as_recorded(study)}"),
-        ("Judge", judge.judge + (f" ({settings})" if settings else "")),
-        ("Pass rule", f"response score ≥ {decision.pass_threshold} and no gate failed"),
-        (
-            "Decision thresholds",
-            f"sufficient={decision.thresholds.sufficient}, fine_tune={decision.thresholds.fine_tune}",
-        ),
-        ("Decided at", decision.decided_at),
-        ("Tool version", f"base-model-selector {version}"),
-    ]
-
-
 def _next_steps(study: Study, decision: Decision) -> list[str]:
     v, f = decision.verdict, decision.failures
     steps = [v.action]
@@ -308,7 +277,7 @@ def build_context(
             "labels": [f'"{c.criterion_id.replace(chr(34), "")}"' for c in chart],
             "rates": [f"{c.rate * 100:.1f}" for c in chart],
         },
-        "reproducibility": _reproducibility(study, model, decision, version, selected.get("digest")),
+        "reproducibility": provenance.reproducibility(study, model, decision, version, selected.get("digest")),
         "hashes": hashes,
         "pct": pct,
         "secs": secs,

@@ -17,7 +17,7 @@ from base_model_selector.server.common import (
     open_study,
     progress_reporter,
 )
-from base_model_selector.study.config import JUDGE_MODE_PATTERN
+from base_model_selector.server.judging import JudgeModeArg
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
 
 
@@ -26,14 +26,7 @@ def register(tool: ToolDecorator) -> None:
     def decide_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
-        judge: Annotated[
-            str | None,
-            Field(
-                pattern=JUDGE_MODE_PATTERN,
-                description="The judge the decision rests on: llm, agent, agent:<name>, human:<name>; "
-                "default judge.mode in study.yaml",
-            ),
-        ] = None,
+        judge: JudgeModeArg = None,
     ) -> Decision:
         """Decide from the assessments: pass rate with its Wilson 95% interval, the band, and the failure analysis."""
         from base_model_selector.decision.decide import decide

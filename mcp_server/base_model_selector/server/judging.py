@@ -25,6 +25,14 @@ from base_model_selector.study.config import JUDGE_MODE_PATTERN
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
 from base_model_selector.study.types import DEFAULT_AGENT
 
+JudgeModeArg = Annotated[
+    str | None,
+    Field(
+        pattern=JUDGE_MODE_PATTERN,
+        description="The judge the decision rests on: llm (the judge model), agent (= agent:default: your recorded "
+        "verdicts), agent:<name> or human:<name>; default judge.mode in study.yaml",
+    ),
+]
 JudgeArg = Annotated[
     str,
     Field(
@@ -40,14 +48,7 @@ def register(tool: ToolDecorator) -> None:
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
-        mode: Annotated[
-            str | None,
-            Field(
-                pattern=JUDGE_MODE_PATTERN,
-                description="The judge the decision rests on: llm (the judge model grades), agent (score your "
-                "recorded verdicts), agent:<name> or human:<name>; default judge.mode in study.yaml",
-            ),
-        ] = None,
+        mode: JudgeModeArg = None,
         batched: Annotated[
             bool | None, Field(description="Judge all criteria of a response in one call; default study.yaml")
         ] = None,
