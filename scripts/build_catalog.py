@@ -170,7 +170,11 @@ BASE_WEIGHTS: dict[str, tuple[str, str, str]] = {
     "starcoder2-7b": ("yes", "this is the base model; no instruction-tuned checkpoint", "raw name"),
     "granite-3.3-2b-instruct": ("yes", "ibm-granite/granite-3.3-2b-base", "raw name"),
     "aya-expanse-8b": ("unknown", "not checked", "no source read"),
-    "phi-3.5-mini-instruct": ("unknown", "not checked: look for a base repo in the microsoft organisation", "no source read"),
+    "phi-3.5-mini-instruct": (
+        "unknown",
+        "not checked: look for a base repo in the microsoft organisation",
+        "no source read",
+    ),
 }
 
 LLAMA = [
