@@ -265,7 +265,7 @@ def convert(raw: dict[str, Any]) -> CatalogModel:
             field=s["field"],
             claim=s["claim"],
             source=s["source"],
-            source_kind=s["source_kind"] if s["status"] != "note" else NOTE_KIND,
+            source_kind=NOTE_KIND if s["status"] == "note" or not s["source"] else s["source_kind"],
             status="unverified" if s["status"] == "note" else s["status"],
             source_id=s["source_id"],
         )

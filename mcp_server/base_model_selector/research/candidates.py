@@ -263,7 +263,8 @@ def candidate_flags(m: CatalogModel, ctx: ContextFit, lo: float, hi: float, comm
     if conflicts:
         flags.append("sources disagree on: " + ", ".join(conflicts))
     if not lo <= m.params_b <= hi:
-        flags.append(f"just outside the range: {_outside(m, lo, hi)}")
+        near = lo * (1 - NEAR_RANGE) <= m.params_b <= hi * (1 + NEAR_RANGE)
+        flags.append(("just outside the range: " if near else "outside the study's range: ") + _outside(m, lo, hi))
     loose = sorted({f.field for f in non_primary_verified(m)})
     if loose:
         flags.append("marked verified but cites non-primary sources (not counted as evidence): " + ", ".join(loose))
