@@ -9,7 +9,8 @@ points, and the overall score adds them with the formula shown in the table:
     column        points
     Licence       0 permissive, or conditions while commercial use is not needed; −1 conditions and it is needed
     Base weights  0 published or not confirmed (flagged); −1 none published (only the instruct model can be tuned)
-    Architecture  0 dense; −1 mixture of experts or hybrid (training-stack support, memory)
+    Architecture  0 dense; −1 mixture of experts or hybrid (training-stack support, memory); −2 a hybrid mixture
+                  of experts (both: Mamba/DeltaNet kernels and MoE support)
     Context       0 the longest input fits the native context (or it is unknown: flagged); −2 it does not
     Pull          0 an Ollama tag (confirmed on the library page, or listed but unconfirmed); −1 no tag, unless the
                   study allows a GGUF import (research.allow_gguf_import: true)
@@ -82,11 +83,12 @@ def score(
         if model.base_weights == "no"
         else Column(points=0, text="published" if model.base_weights == "yes" else "not confirmed")
     )
-    architecture = (
-        Column(points=0, text="dense")
-        if model.architecture == "dense"
-        else Column(points=-1, text="mixture of experts" if model.architecture == "moe" else "hybrid")
-    )
+    if model.architecture == "dense":
+        architecture = Column(points=0, text="dense")
+    elif model.architecture == "hybrid" and model.is_moe:
+        architecture = Column(points=-2, text="hybrid mixture of experts")
+    else:
+        architecture = Column(points=-1, text="mixture of experts" if model.architecture == "moe" else "hybrid")
     if context.fits_native is False:
         ctx = Column(points=-2, text=f"too short: needs {context.longest_input_tokens:,} tokens")
     elif context.fits_native is None:
