@@ -117,15 +117,24 @@ def scored(name: str, overall: int, *, evidence: int = 5, pull: int = 2, release
     return name, s
 
 
+EVIDENCE = "more fields backed by primary sources (9 vs 3)"
+PULL = "confirmed Ollama tag vs unconfirmed Ollama tag"
+
+
 @pytest.mark.parametrize(
     ("a", "b", "because"),
     [
-        pytest.param(scored("A", 4, evidence=9), scored("B", 4, evidence=3), "more fields backed by primary sources (9 vs 3)", id="evidence"),
-        pytest.param(scored("A", 4, pull=2), scored("B", 4, pull=1), "confirmed Ollama tag vs unconfirmed Ollama tag", id="pull"),
-        pytest.param(scored("A", 4, released="2026-04"), scored("B", 4, released="2025-04"), "newer release (2026-04 vs 2025-04)", id="recency"),
+        pytest.param(scored("A", 4, evidence=9), scored("B", 4, evidence=3), EVIDENCE, id="evidence"),
+        pytest.param(scored("A", 4, pull=2), scored("B", 4, pull=1), PULL, id="pull"),
+        pytest.param(
+            scored("A", 4, released="2026-04"),
+            scored("B", 4, released="2025-04"),
+            "newer release (2026-04 vs 2025-04)",
+            id="recency",
+        ),
         pytest.param(scored("A", 4, issues=0), scored("B", 4, issues=3), "fewer known issues (0 vs 3)", id="community"),
     ],
-)  # fmt: skip
+)
 def test_ties_are_broken_by_evidence_then_pullability_then_recency_then_community_and_said_so(
     a: tuple[str, Score], b: tuple[str, Score], because: str
 ) -> None:
