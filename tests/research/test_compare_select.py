@@ -51,7 +51,8 @@ def test_table_lists_every_candidate_with_the_columns_stars_and_reasons(study: S
     table = build_comparison_table(study)
     candidates = json.loads(study.paths.candidates.read_text(encoding="utf-8"))["candidates"]
     assert {r.id for r in table.rows} == {c["id"] for c in candidates}
-    assert header_cells(table.markdown) == COLUMNS
+    assert header_cells(table.markdown) == COLUMNS[:10], "the returned table keeps the scored columns"
+    assert header_cells(study.paths.comparison_md.read_text(encoding="utf-8")) == COLUMNS
     tokens = MarkdownIt("commonmark").enable("table").parse(table.markdown)
     assert sum(t.type == "tr_open" for t in tokens) == len(table.rows) + 1, "one table row per candidate"
     assert table.formula in table.markdown, "the overall score's formula is shown above the table"

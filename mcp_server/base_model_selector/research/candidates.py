@@ -102,6 +102,29 @@ class CandidateSet(BaseModel):
                 return c
         return None
 
+    def compact(self) -> CandidateSet:
+        """What an agent receives: the ranking without each model's facts, web mentions and sourced reasons.
+
+        research/candidates.json (and comparison.md once the table is built) keeps all of it; the note says so.
+        """
+
+        def slim(c: Candidate) -> Candidate:
+            model = c.model.model_copy(update={"facts": [], "community": [], "known_issues": []})
+            fit = c.fit.model_copy(update={"reasons": [short_reason(r) for r in c.fit.reasons]})
+            return c.model_copy(update={"model": model, "fit": fit, "evidence": []})
+
+        note = (
+            "compact result: facts with sources, sourced fit reasons, known issues and web mentions are in "
+            "research/candidates.json; build_comparison_table writes them to comparison.md"
+        )
+        return self.model_copy(
+            update={
+                "candidates": [slim(c) for c in self.candidates],
+                "near_range": [slim(c) for c in self.near_range],
+                "notes": [*self.notes, note],
+            }
+        )
+
     def summary(self) -> str:
         lines = [
             f"{len(self.candidates)} candidates for {self.domain!r} ({self.profile_title}), "
@@ -240,6 +263,11 @@ def _outside(m: CatalogModel, lo: float, hi: float) -> str:
     edge, side = (lo, "below") if m.params_b < lo else (hi, "above")
     share = abs(m.params_b - edge) / edge * 100 if edge else 0.0
     return f"{m.params_b:g}B is {share:.0f} % {side} the {size_phrase(lo, hi)} range"
+
+
+def short_reason(reason: str) -> str:
+    """'+2 tuned for dialogue or role-play' from a sourced reason: the point without its quotation and URL."""
+    return reason.split(" — ", 1)[0]
 
 
 def candidate_flags(m: CatalogModel, ctx: ContextFit, lo: float, hi: float, commercial: bool) -> list[str]:

@@ -25,6 +25,8 @@ HEADER = [
     "Rank", "Model", "Params", "Domain Fit", "Licence", "Base weights", "Architecture", "Context", "Pull",
     "Overall", "Evidence", "Community", "Release", "Sources",
 ]  # fmt: skip
+COMPACT = 10
+"""The compact table (what an agent receives) keeps the first ten columns; the file has all of them."""
 
 
 def _code(text: str) -> str:
@@ -81,7 +83,7 @@ def _detail(row: ComparisonRow) -> dict[str, object]:
         "conditions": [e(x) for x in row.license_conditions],
         "issues": [{"text": e(k.issue), "url": md_url(k.source)} for k in row.known_issues],
         "community": e(row.community),
-        "context_note": e(row.context_fit.note),
+        "context_note": e(row.context_fit.note if row.context_fit else row.columns["context"].text),
         "sources": [md_url(u) for u in row.sources],
         "evidence": [
             {
@@ -116,9 +118,9 @@ def render(study: Study, table: ComparisonTable, cands: CandidateSet, *, detail:
         formula=table.formula,
         tie_breaks=table.tie_breaks,
         summary=[e(s) for s in summary.sentences],
-        header=HEADER,
-        rows=[_cells(r) for r in table.rows],
-        near=[_cells(r) for r in table.near_range],
+        header=HEADER if detail else HEADER[:COMPACT],
+        rows=[_cells(r) if detail else _cells(r)[:COMPACT] for r in table.rows],
+        near=[_cells(r) if detail else _cells(r)[:COMPACT] for r in table.near_range],
         details=[_detail(r) for r in [*table.rows, *table.near_range]] if detail else [],
         ranking_notes=[e(n) for n in table.ranking_notes],
         excluded=[{"name": e(x.name), "reason": e(x.reason)} for x in table.excluded],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from base_model_selector.research.candidates import Candidate, CandidateSet, Excluded
+from base_model_selector.research.candidates import Candidate, CandidateSet, Excluded, short_reason
 from base_model_selector.research.catalog import KnownIssue, plain_name
 from base_model_selector.research.evidence import EvidenceRef
 from base_model_selector.research.fit import ContextFit, FitOverride
@@ -71,7 +71,7 @@ class ComparisonRow(BaseModel):
     base_weights: str
     base_weights_note: str
     architecture: str
-    context_fit: ContextFit
+    context_fit: ContextFit | None = Field(default=None, description="None in the compact result")
     sources: list[str]
     evidence: list[EvidenceRef] = Field(default_factory=list)
 
@@ -109,6 +109,26 @@ class ComparisonTable(BaseModel):
             if low in names:
                 return row
         return None
+
+    def compact(self) -> ComparisonTable:
+        """What an agent receives: the ranked rows without sources, flags, web mentions and quoted reasons.
+
+        comparison.md and comparison.json keep all of it (their paths are in the result); the ranking notes are in
+        the returned Markdown.
+        """
+
+        def slim(row: ComparisonRow) -> ComparisonRow:
+            reasons = [short_reason(r) for r in row.fit_reasons]
+            empty: dict[str, object] = {"sources": [], "evidence": [], "known_issues": [], "flags": []}
+            return row.model_copy(update={"fit_reasons": reasons, "context_fit": None, **empty})
+
+        return self.model_copy(
+            update={
+                "rows": [slim(r) for r in self.rows],
+                "near_range": [slim(r) for r in self.near_range],
+                "ranking_notes": [],
+            }
+        )
 
     def summary(self) -> str:
         return (
