@@ -8,6 +8,7 @@ from base_model_selector.research.catalog import Catalog, CatalogModel, Fact, lo
 from base_model_selector.research.fit import context_fit, domain_fit, override_fit
 from base_model_selector.research.profiles import PROFILES, get_profile, resolve_profile, tokens
 from base_model_selector.study.errors import ConfigError
+from catalog_entries import synthetic_model
 
 REQUIRED_PROFILES = {
     "therapeutic",
@@ -34,31 +35,6 @@ def pick(catalog: Catalog, key: str) -> CatalogModel:
     found = catalog.get(key)
     assert found is not None, key
     return found
-
-
-def synthetic(traits: tuple[str, ...] = (), **changes: object) -> CatalogModel:
-    """A clean dense Apache model; each trait gets a sourced fact, so each test varies one thing."""
-    facts = [Fact(field="license", claim="Apache 2.0", source="https://huggingface.co/Qwen/plain", status="verified")]
-    facts += [
-        Fact(field=f"trait:{t}", claim=f"card says {t}", source="https://huggingface.co/Qwen/plain", status="verified")
-        for t in traits
-    ]
-    fields: dict[str, object] = {
-        "id": "plain-8b",
-        "family": "Plain",
-        "name": "Plain-8B",
-        "params_b": 8.0,
-        "architecture": "dense",
-        "license": "Apache-2.0",
-        "commercial_use": "yes",
-        "context_tokens": 32768,
-        "focus": [],
-        "base_weights": "yes",
-        "traits": list(traits),
-        "facts": facts,
-    }
-    fields.update(changes)
-    return CatalogModel.model_validate(fields)
 
 
 def test_every_required_profile_exists_with_reasons_and_reaches_five_stars() -> None:
@@ -161,13 +137,13 @@ def test_olmo_fully_open_data_code_checkpoints_earns_no_code_point(catalog: Cata
 
 
 def test_prose_never_earns_a_point_only_sourced_traits_do() -> None:
-    prose = synthetic(focus=["code", "chat", "SQL"], facts=[
+    prose = synthetic_model(focus=["code", "chat", "SQL"], facts=[
         Fact(field="notes", claim="great at code and SQL", source="https://huggingface.co/Qwen/x", status="verified")
     ])  # fmt: skip
     fit = domain_fit(prose, get_profile("sql"))
     assert fit.stars == 1
     assert fit.reasons[-1].startswith("±0 no sourced trait this domain values")
-    traited = domain_fit(synthetic(("sql", "code")), get_profile("sql"))
+    traited = domain_fit(synthetic_model(("sql", "code")), get_profile("sql"))
     assert traited.stars == 4
 
 
@@ -198,7 +174,7 @@ def test_every_point_names_its_source(catalog: Catalog) -> None:
 def test_stars_add_the_weights_of_the_sourced_traits(
     traits: tuple[str, ...], profile: str, stars: int, last: str
 ) -> None:
-    fit = domain_fit(synthetic(traits), get_profile(profile))
+    fit = domain_fit(synthetic_model(traits), get_profile(profile))
     assert fit.stars == stars
     assert fit.reasons[-1].startswith(last)
 
@@ -245,23 +221,23 @@ def test_context_fit_math_at_the_boundaries(
     fits_default: bool,
     num_ctx: int,
 ) -> None:
-    fit = context_fit(synthetic(context_tokens=native), turns, tokens_per_message=per_message)
+    fit = context_fit(synthetic_model(context_tokens=native), turns, tokens_per_message=per_message)
     assert fit.longest_input_tokens == need
     assert (fit.fits_native, fit.fits_default, fit.num_ctx) == (fits_native, fits_default, num_ctx)
     assert fit.ollama_default_ctx == 4096
 
 
 def test_context_fit_notes_say_what_to_do() -> None:
-    assert "options.num_ctx=8192" in context_fit(synthetic(), 10, 300).note
-    assert "shorten the conversations" in context_fit(synthetic(context_tokens=4096), 20, 200).note
-    assert context_fit(synthetic(), 10, 300, ollama_default_ctx=32768).fits_default
+    assert "options.num_ctx=8192" in context_fit(synthetic_model(), 10, 300).note
+    assert "shorten the conversations" in context_fit(synthetic_model(context_tokens=4096), 20, 200).note
+    assert context_fit(synthetic_model(), 10, 300, ollama_default_ctx=32768).fits_default
 
 
 @pytest.mark.parametrize("bad", [{"turns": 0}, {"tokens_per_message": 0}, {"ollama_default_ctx": 0}])
 def test_context_fit_rejects_non_positive_inputs(bad: dict[str, int]) -> None:
     args = {"turns": 5, "tokens_per_message": 200, "ollama_default_ctx": 4096, **bad}
     with pytest.raises(ConfigError, match=f"{next(iter(bad))} must be at least 1"):
-        context_fit(synthetic(), **args)
+        context_fit(synthetic_model(), **args)
 
 
 @pytest.mark.parametrize(

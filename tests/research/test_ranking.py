@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from base_model_selector.research.candidates import CandidateSet, research_candidates
-from base_model_selector.research.catalog import CatalogModel, Fact, load_catalog
+from base_model_selector.research.catalog import load_catalog
 from base_model_selector.research.compare import build_comparison_table
 from base_model_selector.research.fit import context_fit
 from base_model_selector.research.freshness import stale_note
@@ -18,28 +18,10 @@ from base_model_selector.research.ranking import FORMULA, Column, Score, rank, s
 from base_model_selector.research.selection import Choice, select_model
 from base_model_selector.research.summary import research_summary
 from base_model_selector.study.directory import Study, init_study
+from catalog_entries import synthetic_model
 from example_studies import copy_example
 
 TODAY = date(2026, 12, 2)
-
-
-def plain(**changes: object) -> CatalogModel:
-    fields: dict[str, object] = {
-        "id": "plain-8b",
-        "family": "Plain",
-        "name": "Plain-8B",
-        "params_b": 8.0,
-        "architecture": "dense",
-        "license": "Apache-2.0",
-        "commercial_use": "yes",
-        "context_tokens": 32768,
-        "base_weights": "yes",
-        "ollama_tags": ["plain:8b"],
-        "ollama_tags_verified": ["plain:8b"],
-        "facts": [Fact(field="license", claim="Apache 2.0", source="https://huggingface.co/Qwen/x", status="verified")],
-    }
-    fields.update(changes)
-    return CatalogModel.model_validate(fields)
 
 
 def research(study: Study, **kwargs: object) -> CandidateSet:
@@ -100,7 +82,7 @@ def research(study: Study, **kwargs: object) -> CandidateSet:
 def test_each_column_has_its_own_points_and_the_overall_adds_them(
     changes: dict[str, object], options: dict[str, bool], column: str, points: int, text: str
 ) -> None:
-    model = plain(**changes)
+    model = synthetic_model(**changes)
     s = score(model, 3, context_fit(model, 20, 200), need_commercial=options.get("need_commercial", True),
               allow_gguf_import=options.get("allow_gguf_import", False))  # fmt: skip
     col = getattr(s, column)
