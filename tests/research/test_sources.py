@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import date
+from pathlib import Path
+
 import pytest
 
+from base_model_selector.research.candidates import research_candidates
 from base_model_selector.research.catalog import Catalog, CatalogModel, Fact, load_catalog
+from base_model_selector.research.compare import build_comparison_table, read_table
 from base_model_selector.research.sources import (
     cites_only_primary,
     is_primary,
@@ -12,6 +18,8 @@ from base_model_selector.research.sources import (
     primary_fields,
     urls_in,
 )
+from base_model_selector.study.directory import Study
+from example_studies import copy_example
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +110,16 @@ def test_a_user_entry_claiming_verified_from_a_mirror_is_flagged_not_counted() -
     )
     assert [f.field for f in non_primary_verified(entry)] == ["license"]
     assert primary_fields(entry) == {"params_b"}
+
+
+def test_the_sources_column_lists_primary_pages_and_keeps_the_others_apart(tmp_path: Path) -> None:
+    study = Study.open(copy_example("sql-analyst", tmp_path / "sql"))
+    asyncio.run(research_candidates(study, search=False, today=date(2026, 12, 2)))
+    build_comparison_table(study)
+    table = read_table(study)
+    assert table is not None
+    for row in [*table.rows, *table.near_range]:
+        assert all(is_primary(u) for u in row.sources), row.id
+        assert not any(is_primary(u) for u in row.secondary_sources), row.id
+    full = study.paths.comparison_md.read_text(encoding="utf-8")
+    assert "Secondary sources (cited by secondary or unverified facts, never counted as evidence)" in full

@@ -85,6 +85,7 @@ def _detail(row: ComparisonRow) -> dict[str, object]:
         "community": e(row.community),
         "context_note": e(row.context_fit.note if row.context_fit else row.columns["context"].text),
         "sources": [md_url(u) for u in row.sources],
+        "secondary": [md_url(u) for u in row.secondary_sources],
         "evidence": [
             {
                 "title": e(x.title),

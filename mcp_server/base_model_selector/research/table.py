@@ -18,7 +18,7 @@ from base_model_selector.research.fit import ContextFit, FitOverride
 from base_model_selector.research.profiles import tokens
 from base_model_selector.research.ranking import FORMULA, TIE_BREAKS, Column, Score, default_tag, rank, score
 from base_model_selector.research.search import UNTRUSTED_NOTICE, size_phrase
-from base_model_selector.research.sources import urls_in
+from base_model_selector.research.sources import is_primary, urls_in
 from base_model_selector.study.types import utc_now
 
 
@@ -72,7 +72,8 @@ class ComparisonRow(BaseModel):
     base_weights_note: str
     architecture: str
     context_fit: ContextFit | None = Field(default=None, description="None in the compact result")
-    sources: list[str]
+    sources: list[str] = Field(description="Primary sources cited: the publisher's pages and the Ollama library")
+    secondary_sources: list[str] = Field(default_factory=list, description="Other pages cited; never evidence")
     evidence: list[EvidenceRef] = Field(default_factory=list)
 
 
@@ -119,7 +120,13 @@ class ComparisonTable(BaseModel):
 
         def slim(row: ComparisonRow) -> ComparisonRow:
             reasons = [short_reason(r) for r in row.fit_reasons]
-            empty: dict[str, object] = {"sources": [], "evidence": [], "known_issues": [], "flags": []}
+            empty: dict[str, object] = {
+                "sources": [],
+                "secondary_sources": [],
+                "evidence": [],
+                "known_issues": [],
+                "flags": [],
+            }
             return row.model_copy(update={"fit_reasons": reasons, "context_fit": None, **empty})
 
         return self.model_copy(
@@ -142,8 +149,10 @@ def _params(c: Candidate) -> str:
     return f"{m.params_b:g}B" + (f" ({m.active_params_b:g}B active)" if m.active_params_b else "")
 
 
-def _sources(c: Candidate) -> list[str]:
-    return list(dict.fromkeys(u for f in c.model.facts for u in urls_in(f.source)))
+def _sources(c: Candidate, *, primary: bool) -> list[str]:
+    """Every URL the model's facts cite, primary ones (publisher, Ollama library) or the others."""
+    urls = dict.fromkeys(u for f in c.model.facts for u in urls_in(f.source))
+    return [u for u in urls if is_primary(u) == primary]
 
 
 def _notes(c: Candidate, override: FitOverride | None) -> str:
@@ -217,7 +226,8 @@ def row_of(c: Candidate, override: FitOverride | None, s: Score, rank_: int | No
         base_weights_note=m.base_weights_note,
         architecture=m.architecture,
         context_fit=c.context,
-        sources=_sources(c),
+        sources=_sources(c, primary=True),
+        secondary_sources=_sources(c, primary=False),
         evidence=c.evidence,
     )
 
