@@ -64,8 +64,9 @@ def research_summary(table: ComparisonTable, selection: Selection | None = None)
     primary = _pick(table, selection.primary if selection else None) or (rows[0] if rows else None)
     backup = _pick(table, selection.backup if selection else None)
     if backup is None and selection is None and primary is not None:
-        backup = next((r for r in rows if r.id != primary.id and r.family != primary.family), None)
-        backup = backup or next((r for r in rows if r.id != primary.id), None)
+        others = [r for r in rows if r.id != primary.id]
+        pullable = [r for r in others if r.columns["pull"].points == 0] or others
+        backup = next((r for r in pullable if r.family != primary.family), pullable[0] if pullable else None)
     sentences = [
         f"Considered {table.considered} catalog models for '{table.domain}' ({table.profile_title} profile), "
         f"{table.size}" + (", commercial use required" if table.commercial_use else "") + f": {len(rows)} "
@@ -124,7 +125,7 @@ def _about(label: str, row: ComparisonRow, chosen: SelectedModel | None, rows: l
         + (f" ({', '.join(good)})" if good else " (no sourced trait this domain values)")
         + "."
     )
-    if row.rank and row.rank > 1 and rows:
+    if "rimary" in label and row.rank and row.rank > 1 and rows:
         text += f" Chosen over #1 {rows[0].model} (overall {rows[0].overall})."
     if chosen is not None and chosen.rationale:
         text += f" Rationale: {chosen.rationale.rstrip('.')}."
@@ -145,7 +146,9 @@ def _row(
         why = selection.primary.rationale if selection else "first in the ranking"
         outcome = ("Selected" if selection else "Recommended primary") + f": {why}"
     elif _is(row, backup):
-        why = selection.backup.rationale if selection and selection.backup else "next best, from another family"
+        why = (
+            selection.backup.rationale if selection and selection.backup else "the best pullable row of another family"
+        )
         outcome = ("Backup" if selection else "Recommended backup") + f": {why}"
     else:
         outcome = "Not selected: " + why_not(row, primary, rows)
