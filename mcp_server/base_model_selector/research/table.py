@@ -112,7 +112,8 @@ class ComparisonTable(BaseModel):
         return None
 
     def compact(self) -> ComparisonTable:
-        """What an agent receives: the ranked rows without sources, flags, web mentions and quoted reasons.
+        """What an agent receives: the ranked rows without sources, flags, notes on base weights, web mentions and
+        quoted reasons.
 
         comparison.md and comparison.json keep all of it (their paths are in the result); the ranking notes are in
         the returned Markdown.
@@ -126,6 +127,7 @@ class ComparisonTable(BaseModel):
                 "evidence": [],
                 "known_issues": [],
                 "flags": [],
+                "base_weights_note": "",
             }
             return row.model_copy(update={"fit_reasons": reasons, "context_fit": None, **empty})
 
