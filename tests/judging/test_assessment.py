@@ -267,3 +267,32 @@ def test_verdict_files_written_before_judges_had_identities_still_count(tmp_path
     assert '"judge":"agent"' in path.read_text()
     result = asyncio.run(assess_responses(agent, CANDIDATE))
     assert result.state == "complete" and result.judge == "agent:default"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param("system_prompt", id="system-prompt"),
+        pytest.param("template", id="judge-template"),
+    ],
+)
+def test_the_stored_keys_are_not_reused_when_what_the_prompts_are_made_of_changed(tmp_path: Path, change: str) -> None:
+    """A finished run re-scores from the judge record's keys; anything that shapes a prompt makes them stale."""
+    from base_model_selector.judging.llm_judge import SINGLE_TEMPLATE
+    from base_model_selector.study import templating
+
+    with FakeOllama(responder=scripted_judge, parallel=2) as fake:
+        study = make_study(tmp_path / "s", fake.url)
+        first = run(study)
+        assert run(study).judge_calls == 0
+        if change == "system_prompt":
+            yaml = study.paths.study_yaml
+            yaml.write_text(yaml.read_text().replace("You are the support assistant.", "You are the helpdesk."))
+        else:
+            (study.root / "templates").mkdir()
+            source = templating.source(SINGLE_TEMPLATE)
+            (study.root / "templates" / SINGLE_TEMPLATE).write_text(source.replace("strict, impartial", "careful"))
+        from base_model_selector.study.directory import Study
+
+        again = run(Study.open(study.root))
+    assert again.judge_calls == first.judge_calls == len(RESPONSES) * len(CRITERIA)
