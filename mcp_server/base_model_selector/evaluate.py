@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from base_model_selector.serving.backends import Backend, ProgressFn
+from base_model_selector.serving.engine import next_step
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
 
@@ -23,7 +24,10 @@ STAGES = ("pull", "check", "scenarios", "baseline", "assess", "decide", "documen
 
 class StageOutcome(BaseModel):
     stage: str
-    status: str = Field(description="done (work was done), skipped (already done), or stopped")
+    status: str = Field(
+        description="done (work was done), skipped (already done), failed (items failed: the step did not finish), "
+        "or stopped"
+    )
     summary: str
 
 
@@ -142,23 +146,19 @@ async def evaluate(
 
         await display.show(3, 0.0, "running the baseline")
         baseline = await run_baseline(study, tag, backend=server, progress=display.stage(3))
-        stages.append(
-            StageOutcome(stage="baseline", status="done" if baseline.new else "skipped", summary=baseline.summary())
-        )
+        status = "failed" if baseline.failed else "done" if baseline.new else "skipped"
+        stages.append(StageOutcome(stage="baseline", status=status, summary=baseline.summary()))
         if not baseline.complete:
             return result(
-                f"{baseline.scenarios - baseline.answered} scenarios have no response yet; run evaluate "
-                "again to retry them",
+                f"{baseline.scenarios - baseline.answered} scenarios have no response yet; "
+                + next_step(baseline.failed, "evaluate"),
                 complete=False,
             )
 
         await display.show(4, 0.0, "assessing the responses")
         assessed = await assess_responses(study, tag, backend=server, progress=display.stage(4))
-        stages.append(
-            StageOutcome(
-                stage="assess", status="done" if assessed.judge_calls else "skipped", summary=assessed.summary()
-            )
-        )
+        status = "failed" if assessed.failed_calls else "done" if assessed.judge_calls else "skipped"
+        stages.append(StageOutcome(stage="assess", status=status, summary=assessed.summary()))
         if assessed.state != "complete":
             return result(assessed.next_action, complete=False)
 
@@ -169,6 +169,9 @@ async def evaluate(
     doc = write_decision_doc(study, tag, html=html)
     stages.append(StageOutcome(stage="document", status="done", summary=doc.summary()))
     await display.show(len(STAGES), 0.0, "finished")
+    if decision.unusable:
+        return result(f"do not act on this decision: {decision.unusable}", complete=False, decision=doc.decision,
+                      document=doc.path)  # fmt: skip
     next_action = (
         "review the document with the team; add the missing notes with write_decision_doc (or in notes.md) and "
         "re-render (CLI `write-doc`)"

@@ -77,7 +77,9 @@ def test_chat_returns_text_tokens_timing_and_host(fake_ollama: FakeOllama) -> No
     assert result.tokens_per_s and result.tokens_per_s > 0
     assert result.host == fake_ollama.url and result.model == MODEL
     sent = fake_ollama.requests_to("/api/chat")[-1]
-    assert sent["options"] == {"temperature": 0, "seed": 1} and sent["stream"] is False
+    assert sent["options"] == {"temperature": 0, "seed": 1} and sent["stream"] is True, (
+        "streamed: an idle timeout, and closing it stops the server"
+    )
 
 
 def test_num_predict_cut_is_reported_as_length(fake_ollama: FakeOllama) -> None:

@@ -140,6 +140,7 @@ class SlotFailure(BaseModel):
     slot: str
     cell: str
     reason: str
+    retryable: bool = Field(default=True, description="False when the server refused the request itself")
 
 
 class GenerateResult(BaseModel):
@@ -164,8 +165,13 @@ class GenerateResult(BaseModel):
         if self.rejected:
             lines.append("  rejected replies: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())))
         lines += [f"  failed {f.slot} ({f.cell}): {f.reason}" for f in self.failed[:10]]
-        if self.failed:
+        if self.failed and all(f.retryable for f in self.failed):
             lines.append("  Re-run generate to retry the failed slots, or write them yourself with add_scenarios.")
+        elif self.failed:
+            lines.append(
+                "  The server refused some requests and will refuse them again as they are: fix what the message "
+                "names (a setting in study.yaml or on the server), then re-run generate."
+            )
         lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -350,6 +356,8 @@ async def generate_scenarios(
 
         items = [WorkItem(key=s.slot, payload=s, label=s.slot) for s in plan.slots]
         async with using(study.config.backend, backend) as server:
+            if filled != {s.slot for s in plan.slots}:
+                await server.show(tag)  # a generator the server lacks (or a typo it would answer anyway) fails now
             report = await run_work(
                 items,
                 write,
@@ -362,7 +370,12 @@ async def generate_scenarios(
             )
     by_slot = {s.slot: s for s in plan.slots}
     failed = [
-        SlotFailure(slot=f.key, cell=_cell(by_slot[f.key]), reason=f.error.removeprefix("GeneratorGaveUp: "))
+        SlotFailure(
+            slot=f.key,
+            cell=_cell(by_slot[f.key]),
+            reason=f.error.removeprefix("GeneratorGaveUp: "),
+            retryable=f.retryable,
+        )
         for f in report.failed
     ]
     return GenerateResult(
