@@ -123,11 +123,12 @@ async def evaluate(
 
         await display.show(1, 0.0, f"checking {tag}")
         facts = study.read_json(study.paths.model_facts(tag), ModelFacts)
-        if facts is not None and pulled.digest is not None and facts.digest == pulled.digest:
+        # An OpenAI-compatible server reports no digest: its facts (and server record) stand until `check` is run.
+        server_kind = facts.server.kind if facts is not None and facts.server is not None else None
+        if facts is not None and facts.digest == pulled.digest and (facts.digest or server_kind):
+            recorded = f"digest {facts.digest[:12]}" if facts.digest else f"{tag} on {server_kind}"
             stages.append(
-                StageOutcome(
-                    stage="check", status="skipped", summary=f"facts already recorded for digest {facts.digest[:12]}"
-                )
+                StageOutcome(stage="check", status="skipped", summary=f"facts already recorded for {recorded}")
             )
         else:
             checked = await check_model(study, tag, backend=server)
