@@ -101,3 +101,28 @@ def test_leniency_never_changes_what_the_schema_requires(reply: str, problem: st
 def test_a_batched_reply_with_a_raw_newline_is_read_too() -> None:
     reply = '{"A": {"reasoning": "first\nsecond", "answer": "YES"}, "B": {"reasoning": "r", "answer": "NA"}}'
     assert parse_batch(reply, ["A", "B"]) == {"A": (Answer.YES, "first\nsecond"), "B": (Answer.NA, "r")}
+
+
+def test_the_judge_budget_is_clamped_to_what_fits_the_models_context() -> None:
+    import asyncio
+
+    from base_model_selector.serving.backends import ChatResult
+
+    sent: list[dict] = []
+
+    class Recording:
+        slots = 1
+
+        async def chat(self, model: str, messages: list, **kw: object) -> ChatResult:
+            sent.append(kw["options"])  # type: ignore[arg-type]
+            return ChatResult(text='{"reasoning": "r", "answer": "YES"}', latency_s=0.1, host="h", model=model)
+
+    criteria = parse_rubric(THIRTEEN).criteria[:1]
+    small = LLMJudge(backend=Recording(), model="j", digest="d", seed=7, system_prompt="Be kind. " * 1100,  # type: ignore[arg-type]
+                     num_predict=1024, max_context=4096)  # fmt: skip
+    tasks = small.plan([pair()], criteria, batched=False)
+    assert small.context_size(tasks) == 4096, "never beyond the model's native context"
+    asyncio.run(small.judge(small.work_items(tasks)[0]))
+    prompt_tokens = len(tasks[0].prompt) // 3
+    assert sent[0]["num_ctx"] == 4096 and 64 <= sent[0]["num_predict"] <= 4096 - prompt_tokens < 1024
+    assert tasks[0].key == small.plan([pair()], criteria, batched=False)[0].key, "the clamp is not part of the key"

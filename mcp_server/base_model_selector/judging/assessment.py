@@ -236,6 +236,7 @@ async def build_judge(study: Study, server: Backend, candidate: str) -> tuple[LL
         domain=study.config.domain,
         num_predict=cfg.num_predict,
         num_ctx=cfg.num_ctx,
+        max_context=info.context_length,
     )
     return judge, warnings
 

@@ -147,6 +147,7 @@ class LLMJudge:
     temperature: float = 0.0
     num_predict: int = 1024
     num_ctx: int | None = None
+    max_context: int | None = None  # the model's native context, when the server reports it: num_ctx stays within
     label: str = ""
     calls: int = 0  # chat requests actually sent (repairs and retries included)
     structured_output: str | None = None  # how the server took the schema (json_schema, json_object+schema, ...)
@@ -232,7 +233,7 @@ class LLMJudge:
         size = 4096
         while size < longest and size < 131072:
             size *= 2
-        return size
+        return min(size, self.max_context) if self.max_context else size
 
     # ----------------------------------------------------------------- calls
     async def judge(self, item: WorkItem[JudgeTask]) -> CriterionVerdict | JudgedBatch:
@@ -250,6 +251,9 @@ class LLMJudge:
     ) -> tuple[dict[str, tuple[Answer, str]] | None, str, int, str | None]:
         schema = batch_schema(task.criteria) if task.batched else VERDICT_SCHEMA
         options = {**self.options(len(task.criteria)), "num_ctx": self.num_ctx or self.context_size([task])}
+        room = options["num_ctx"] - len(task.prompt) // 3 - 64
+        if options["num_predict"] > room:  # the reply budget that fits next to this prompt (outside the key)
+            options["num_predict"] = max(room, 64)
         messages = _messages(task.prompt)
         problems: list[str] = []
         raw = ""
