@@ -112,3 +112,17 @@ def test_assess_on_a_server_refusing_some_calls_says_what_to_fix_and_exits_1(
     assert "refused by the server and will fail again as they are" in out
     assert "HTTP 500, a validation error" in out
     assert not [v for v in verdicts(study) if v.answer.value == "ERROR"], "a refused call is never an ERROR verdict"
+
+
+def test_evaluate_shows_a_step_whose_calls_failed_as_failed_not_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeOpenAI(SPECS, kind="llama.cpp", responder=scripted) as fake:
+        study = openai_study(tmp_path / "s", fake.url)
+        for args in (["check", CANDIDATE], ["generate", "--model", JUDGE], ["run", "--model", CANDIDATE]):
+            assert run_cli(["--study", str(study.root), *args], capsys)[0] == 0
+        fake.fail_every(4, "http400")  # some judge calls are refused, after others succeeded
+        code, out, _ = run_cli(["evaluate", str(study.root), "--model", CANDIDATE], capsys)
+    assert code == 1, out
+    assert re.search(r"\[failed\] assess", out) and "[skipped] baseline" in out
+    assert "refused by the server and will fail again as they are" in out

@@ -4,8 +4,9 @@ Catalog facts come from model cards and articles; the server reports what was ac
 parameter count, the quantisation, the native context length, the licence text, capabilities such as thinking.
 They disagree more often than one would hope (a tag pointing at another size, a licence that changed, a context
 the card overstates). The decision document must rest on the real facts, so this step records them with a
-one-prompt smoke test (does it load and answer, how fast) in runs/<model>/model.json, and lists every
-disagreement with the catalog instead of hiding it.
+short smoke test (does it load and answer, how fast, does the same request get the same reply, which form of
+structured output the server takes) in runs/<model>/model.json, with the server's own record and the facts it does
+not report, and lists every disagreement with the catalog instead of hiding it.
 
 Contract: `await check_model(study, model=None, *, backend=None, catalog=None, smoke=True) -> CheckReport`
 (`catalog` is anything with `.get(id_or_name_or_tag)` returning an object with `id`, `params_b`,

@@ -41,10 +41,10 @@ from typing import Any
 
 import httpx
 
-from base_model_selector.serving.backends import servers
+from base_model_selector.serving.backends import refusals, servers
 from base_model_selector.serving.backends.base import ChatResult, ModelInfo, ProgressFn, PullResult
 from base_model_selector.serving.backends.hosts import HostPool, on_every_host
-from base_model_selector.serving.backends.streaming import OpenAIStream, decode_rate, paced, sse_events
+from base_model_selector.serving.backends.streaming import OpenAIStream, paced, sse_events
 from base_model_selector.study.config import BackendConfig
 from base_model_selector.study.errors import (
     BackendUnreachable,
@@ -58,18 +58,11 @@ from base_model_selector.study.errors import (
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _OPTION_NAMES = {"num_predict": "max_tokens", "temperature": "temperature", "seed": "seed", "top_p": "top_p"}
 SCHEMA_FORMS = ("json_schema", "json_object+schema", "none")
 OPTIONAL_FIELDS = ("chat_template_kwargs", "stream_options", "cache_prompt")
 """Fields a strict server may refuse; one it names in a refusal is dropped for that host and the request resent."""
 MIN_REPLY_TOKENS = 64
-_VALIDATION = re.compile(r"\bvalidation errors?\b|literal_error|Input should be|Extra inputs are not permitted", re.I)
-_OVERFLOW = re.compile(
-    r"context_length_exceeded|exceed_context_size|maximum context length|exceeds? (the )?(available )?context"
-    r"|context (window|size|length) (of|is|exceeded)|longer than the model'?s context",
-    re.I,
-)
 
 
 def base_url(host: str) -> str:
@@ -389,7 +382,7 @@ class OpenAICompatBackend:
                 else ""
             )
             raise TransientBackendError(f"the reply from {host} for {model} ended before it finished{why}")
-        return self._result(reply, host, model, form, time.perf_counter() - started)
+        return reply.result(host, model, form, time.perf_counter() - started)
 
     async def _diagnose(self, host: str, known: _Host, model: str, body: dict[str, Any]) -> None:
         """Ask again without streaming and a one-token budget, so a refusal the stream swallowed (llama-cpp-python
@@ -403,115 +396,12 @@ class OpenAICompatBackend:
                 if attempt == 2:
                     raise
 
-    @staticmethod
-    def _result(reply: OpenAIStream, host: str, model: str, form: str | None, latency: float) -> ChatResult:
-        usage, timings = reply.usage, reply.timings
-        output = usage.get("completion_tokens") or timings.get("predicted_n") or reply.pieces or None
-        prompt = usage.get("prompt_tokens")
-        if prompt is None and timings:
-            prompt = int(timings.get("prompt_n") or 0) + int(timings.get("cache_n") or 0) or None
-        cached = timings.get("cache_n")
-        if cached is None:
-            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-        rate = timings.get("predicted_per_second")
-        return ChatResult(
-            text="".join(reply.text),
-            thinking="".join(reply.thinking) or None,
-            done_reason=reply.finish_reason,
-            prompt_tokens=prompt,
-            cached_tokens=cached if isinstance(cached, int) else None,
-            output_tokens=output,
-            latency_s=round(latency, 4),
-            tokens_per_s=round(rate, 2)
-            if isinstance(rate, (int, float))
-            else decode_rate(output, reply.first_at, reply.last_at),
-            structured_output=form,
-            host=host,
-            model=model,
-        )
-
     # ------------------------------------------------------------------ errors
     def _status_error(self, code: int, data: Any, host: str, model: str | None, known: _Host | None = None) -> BMSError:
-        text, err_code, err_type, error = _server_message(data)
         kind = known.kind if known is not None else "openai"
-        if code == 404 or err_code == "model_not_found":
-            if model is None:
-                return RequestRejected(f"{host} answered {code} ({text}); is it an OpenAI-compatible server?")
+        error = refusals.classify(code, data, host, model, kind)
+        if isinstance(error, ModelNotFound) and model is not None:
             return self._not_served(model, host, kind, [])
-        if code in (401, 403):
-            return RequestRejected(
-                f"{host} refused the credentials (HTTP {code}: {text}); set backend.api_key_env in study.yaml to the "
-                "environment variable holding the key, and export it"
-            )
-        if code < 500 and (_OVERFLOW.search(f"{text} {err_code} {err_type}") or "n_ctx" in error):
-            return self._overflow(text, error, host, model, known)
-        if code in TRANSIENT_STATUS or code >= 500:
-            if not _VALIDATION.search(text):
-                return TransientBackendError(f"{host} answered HTTP {code} for {model}: {text}")
-            code_text = f"HTTP {code}, a validation error"
-        else:
-            code_text = f"HTTP {code}"
-        return RequestRejected(
-            f"{host} refused the request for {model} ({code_text}): {text} — sending it again cannot help, so it "
-            f"is not retried; change what the message names (study.yaml, or start {servers.KINDS[kind].label} "
-            "with other settings)"
-        )
-
-    def _overflow(
-        self, text: str, error: dict[str, Any], host: str, model: str | None, known: _Host | None
-    ) -> BMSError:
-        context = _first_int(error.get("n_ctx"), text, r"maximum context length is (\d+)", r"context size \((\d+)")
-        prompt = _first_int(
-            error.get("n_prompt_tokens"),
-            text,
-            r"\((\d+) in the messages",
-            r"request has (\d+) input tokens",
-            r"request \((\d+) tokens\)",
-            r"Requested tokens \((\d+)\)",
-        )
-        kind = known.kind if known is not None else "openai"
-        if known is not None and context:
-            known.context = context
-        sizes = ""
-        if prompt and context:
-            sizes = f" The prompt has {prompt} tokens and the server allows {context} per request."
-        elif context:
-            sizes = f" The server allows {context} tokens per request."
-        return ContextOverflow(
-            f"{host}: the request for {model} does not fit the server's context ({text}).{sizes} Raise "
-            f"{servers.KINDS[kind].context_setting}, or lower the reply budget (generation.num_predict, "
-            "judge.num_predict) or shorten the prompt; running the same command again will not help",
-            context=context,
-            prompt_tokens=prompt,
-        )
-
-
-def _server_message(data: Any) -> tuple[str, Any, Any, dict[str, Any]]:
-    """(message, code, type, the error object) from the error bodies these servers send: OpenAI's
-    `{"error": {...}}`, older vLLM's flat `{"object": "error", "message": ...}`, LM Studio's `{"error": "..."}`,
-    FastAPI's `{"detail": ...}`, or plain text."""
-    if isinstance(data, str):
-        return data.strip()[:400] or "(empty body)", None, None, {}
-    if not isinstance(data, dict):
-        return str(data)[:400], None, None, {}
-    error = data.get("error")
-    if isinstance(error, dict):
-        message = error.get("message") or json.dumps(error)[:400]
-        return " ".join(str(message).split())[:600], error.get("code"), error.get("type"), error
-    if isinstance(error, str):
-        return error, None, None, {}
-    if "message" in data:
-        return " ".join(str(data["message"]).split())[:600], data.get("code"), data.get("type"), data
-    if "detail" in data:
-        return str(data["detail"])[:400], None, None, {}
-    return json.dumps(data)[:400], None, None, {}
-
-
-def _first_int(value: Any, text: str, *patterns: str) -> int | None:
-    if isinstance(value, int) and value > 0:
-        return value
-    for pattern in patterns:
-        match = re.search(pattern, text)
-        if match:
-            return int(match.group(1))
-    return None
+        if isinstance(error, ContextOverflow) and error.context and known is not None:
+            known.context = error.context  # a server that does not say its context just did
+        return error

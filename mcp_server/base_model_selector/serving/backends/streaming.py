@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from base_model_selector.serving.backends.base import ChatResult
 from base_model_selector.study.errors import TransientBackendError
 
 T = TypeVar("T")
@@ -110,6 +111,37 @@ class OpenAIStream:
                 self.thinking.append(thinking)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+
+    def result(self, host: str, model: str, form: str | None, latency: float) -> ChatResult:
+        """The reply with its counts: usage where sent, else llama.cpp's timings, else one token per piece
+        (llama-cpp-python streams one token per chunk and sends no usage); the decode rate from the server's
+        timings, else measured between the first and the last piece."""
+        usage, timings = self.usage, self.timings
+        output = usage.get("completion_tokens") or timings.get("predicted_n") or self.pieces or None
+        prompt = usage.get("prompt_tokens")
+        if prompt is None and timings:
+            prompt = int(timings.get("prompt_n") or 0) + int(timings.get("cache_n") or 0) or None
+        cached = timings.get("cache_n")
+        if cached is None:
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        rate = timings.get("predicted_per_second")
+        if not isinstance(rate, (int, float)):
+            rate = decode_rate(output, self.first_at, self.last_at)
+        return ChatResult(
+            text="".join(self.text),
+            thinking="".join(self.thinking) or None,
+            done_reason=self.finish_reason,
+            prompt_tokens=prompt,
+            cached_tokens=cached if isinstance(cached, int) else None,
+            output_tokens=output,
+            latency_s=round(latency, 4),
+            tokens_per_s=round(rate, 2)
+            if isinstance(rate, (int, float))
+            else decode_rate(output, self.first_at, self.last_at),
+            structured_output=form,
+            host=host,
+            model=model,
+        )
 
 
 def decode_rate(tokens: int | None, first_at: float | None, last_at: float | None) -> float | None:
