@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import random
 import re
 from pathlib import Path
 from typing import Any
@@ -20,29 +18,11 @@ from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
 from example_studies import copy_example
 from fakes import FakeOllama
+from fakes.roles import study_roles
 
 CANDIDATE = "gemma3:270m"  # pullable, not present: evaluate must pull it
 JUDGE = "llama3.1:8b"
-_VOCABULARY = (
-    "invoice refund login export bank stripe crash sync reminder currency payroll owner template tax csv api key "
-    "android iphone slow error duplicate vat plan trial upgrade downgrade cancel charge receipt backup code phone "
-    "team role access report balance shopify zapier webhook limit pdf logo overdue client email spam bounce"
-)
-WORDS = _VOCABULARY.split()
-
-
-def scripted(request: dict[str, Any]) -> Any:
-    """Judge → a schema-valid verdict (about one NO in six); baseline → an answer; generator → a user message."""
-    messages = request["messages"]
-    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
-    if isinstance(request.get("format"), dict):
-        answer = "NO" if digest[0] < 43 else "YES"
-        why = "The reply ignores the refund policy." if answer == "NO" else "The reply meets the criterion."
-        return {"reasoning": why, "answer": answer}
-    rng = random.Random(digest)
-    if messages[0]["role"] == "system":
-        return "Thanks for reaching out! " + " ".join(rng.choice(WORDS) for _ in range(25)) + "."
-    return "my " + " ".join(rng.choice(WORDS) for _ in range(14)) + "?"
+scripted = study_roles
 
 
 def prepared_study(root: Path, url: str, example: str = "customer-support", n: int = 8) -> Study:

@@ -19,7 +19,7 @@ from base_model_selector.judging.rubric import Rubric, load_rubric
 from base_model_selector.study import stats
 from base_model_selector.study.config import Thresholds
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 from base_model_selector.study.types import (
     Answer,
     Assessment,
@@ -288,8 +288,12 @@ def load_inputs(
     report = study.read_json(path, AssessmentReport)
     if report is None:
         raise StepNotReady(
-            f"{path}: not found; assess the responses first with "
-            f"`base-model-selector --study {study.root} assess --model {model}` (MCP: assess_responses)"
+            f"{path}: not found; assess the responses first",
+            Fix(
+                "assess_responses",
+                cli_command(study.root, f"assess --model {model}"),
+                {"study": str(study.root), "model": model},
+            ),
         )
     rubric = load_rubric(study.paths.rubric_yaml)
     scenarios = study.read_jsonl(study.paths.scenarios, Scenario).records
@@ -312,9 +316,13 @@ def decide(study: Study, model: str | None = None, *, decided_at: str | None = N
     report, scenarios, responses, verdicts, rubric = load_inputs(study, model)
     if not report.assessments:
         raise StepNotReady(
-            f"{study.paths.assessments(model)}: holds no assessed responses "
-            f"({report.summary.pending} pending); finish step 6 with `base-model-selector --study {study.root} "
-            f"assess --model {model}`"
+            f"{study.paths.assessments(model)}: holds no assessed responses ({report.summary.pending} pending); "
+            "finish step 6",
+            Fix(
+                "assess_responses",
+                cli_command(study.root, f"assess --model {model}"),
+                {"study": str(study.root), "model": model},
+            ),
         )
     decision = make_decision(
         model,

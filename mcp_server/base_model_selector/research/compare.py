@@ -25,7 +25,7 @@ from base_model_selector.research.search import UNTRUSTED_NOTICE, size_phrase
 from base_model_selector.research.webtext import md_inline, md_url
 from base_model_selector.study import templating
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import ConfigError, StepNotReady
+from base_model_selector.study.errors import ConfigError, Fix, StepNotReady, cli_command
 from base_model_selector.study.types import utc_now
 
 TEMPLATE = "comparison_table.md.j2"
@@ -104,8 +104,22 @@ class ComparisonTable(BaseModel):
                 return row
         return None
 
-    def summary(self) -> str:
-        return f"{self.markdown}\nWritten: {self.markdown_path} and {self.json_path}\nNext: select_model (CLI: select)."
+    def summary(self, top: int = 5) -> str:
+        """The top rows as a short Markdown table and where the full table is (comparison.md holds every row,
+        with the reasons, flags and sources)."""
+        lines = [
+            f"{len(self.rows)} candidates for {self.domain!r} ({self.size}); the full table is {self.markdown_path}.",
+            "",
+            "| Model | Params | License | Fit | Ollama tag | Notes |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in self.rows[:top]:
+            cells = [r.model, r.params, r.license, f"{r.stars}/5", r.ollama_tag or "—", r.notes]
+            lines.append("| " + " | ".join(md_inline(c) for c in cells) + " |")
+        if len(self.rows) > top:
+            lines.append(f"\n… and {len(self.rows) - top} more in {self.markdown_path}.")
+        lines.append("Next: select a primary and a backup with the user (MCP select_model, CLI `select`).")
+        return "\n".join(lines)
 
 
 def _code(text: str) -> str:
@@ -206,8 +220,8 @@ def build_comparison_table(study: Study, overrides: list[OverrideRequest] | None
     cands = read_candidates(study)
     if cands is None:
         raise StepNotReady(
-            f"{study.paths.candidates}: no candidates yet; run research_candidates first "
-            f"(CLI: base-model-selector --study {study.root} research)"
+            f"{study.paths.candidates}: no candidates yet; research them first",
+            Fix("research_candidates", cli_command(study.root, "research"), {"study": str(study.root)}),
         )
     chosen = _resolve_overrides(study, cands, overrides or [])
     rows = [row_of(c, chosen.get(c.id)) for c in cands.candidates]

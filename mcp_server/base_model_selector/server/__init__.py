@@ -9,18 +9,16 @@ the tools that need them, so the server starts fast.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import sys
-from collections.abc import Callable
 
 from mcp.server import MCPServer
 
 from base_model_selector import __version__
 from base_model_selector.research.search import Searcher
 from base_model_selector.server import decision, judging, models, research, scenarios, study
-from base_model_selector.server.common import INSTRUCTIONS, F, agent_errors
+from base_model_selector.server.common import INSTRUCTIONS, Toolbox
 
 __all__ = ["build_server", "main"]
 
@@ -29,26 +27,14 @@ log = logging.getLogger(__name__)
 
 def build_server(*, searcher: Searcher | None = None) -> MCPServer:
     """The server with every tool. `searcher` replaces ddgs's `DDGS` for web search (a seam for tests)."""
-    server = MCPServer(
-        name="base-model-selector",
-        version=__version__,
-        instructions=INSTRUCTIONS,
-    )
-
-    def tool(name: str | None = None) -> Callable[[F], F]:
-        def register(fn: F) -> F:
-            server.add_tool(agent_errors(fn), name=name or fn.__name__, description=inspect.getdoc(fn))
-            return fn
-
-        return register
-
-    study.register(tool)  # the tools of each step, in the order of the eight steps
-    research.register(tool, searcher=searcher)
-    models.register(tool)
-    scenarios.register(tool)
-    judging.register(tool)
-    decision.register(tool)
-    return server
+    box = Toolbox()
+    study.register(box.tool)  # the tools of each step, in the order of the eight steps
+    research.register(box.tool, searcher=searcher)
+    models.register(box.tool)
+    scenarios.register(box.tool)
+    judging.register(box.tool)
+    decision.register(box.tool)
+    return MCPServer(name="base-model-selector", version=__version__, instructions=INSTRUCTIONS, tools=box.tools)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from pydantic import Field
@@ -13,24 +13,64 @@ from base_model_selector.judging.agent_judge import (  # step 6: tool schema typ
     RecordResult,
 )
 from base_model_selector.judging.assessment import AssessResult
+from base_model_selector.judging.rubric import Check, Criterion
+from base_model_selector.judging.rubric_file import RubricWritten
 from base_model_selector.server.common import (
+    READS,
+    REPLACES,
+    WRITES,
     ModelArg,
     StudyArg,
     ToolDecorator,
     open_study,
     progress_reporter,
 )
+from base_model_selector.study.config import JudgeMode
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
 
 
 def register(tool: ToolDecorator) -> None:
-    @tool("assess_responses")
+    @tool("write_rubric", title="Write the rubric", hints=REPLACES)
+    def write_rubric_tool(
+        categories: Annotated[
+            dict[str, float], Field(min_length=1, description="Category → weight; the weights sum to 1")
+        ],
+        criteria: Annotated[
+            list[Criterion],
+            Field(
+                description="YES/NO/NA questions: {id, category, question, na_invalid?, safety_gate?, "
+                "fail_examples?, calibration_examples?: [{type: PASS|FAIL|BORDERLINE, context, response, reasoning}]}"
+            ),
+        ],
+        study: StudyArg = DEFAULT_STUDY_DIR,
+        checks: Annotated[
+            list[Check] | None,
+            Field(description="Deterministic checks: {id, type, category? or gate: true, pattern|words|text|schema}"),
+        ] = None,
+        pass_threshold: Annotated[float, Field(ge=0, le=1, description="Weighted score a response needs")] = 0.80,
+        name: Annotated[str, Field(max_length=200, description="The rubric's title")] = "",
+        description: Annotated[str, Field(max_length=4000, description="What matters most, in a sentence")] = "",
+    ) -> RubricWritten:
+        """Write rubric.yaml (commented, validated exactly like the file) and summarise categories, gates, checks."""
+        from base_model_selector.judging.rubric_file import write_rubric
+
+        data = {
+            "name": name or None,
+            "description": description or None,
+            "categories": categories,
+            "pass_threshold": pass_threshold,
+            "criteria": [c.model_dump(mode="json", exclude_unset=True) for c in criteria],
+            "checks": [k.model_dump(mode="json", by_alias=True, exclude_unset=True) for k in checks or []] or None,
+        }
+        return write_rubric(open_study(study), data)
+
+    @tool("assess_responses", title="Judge the responses", hints=WRITES)
     async def assess_responses_tool(
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
         mode: Annotated[
-            Literal["llm", "agent"] | None,
+            JudgeMode | None,
             Field(description="llm: the judge model grades; agent: score your recorded verdicts; default study.yaml"),
         ] = None,
         batched: Annotated[
@@ -59,7 +99,7 @@ def register(tool: ToolDecorator) -> None:
             progress=progress_reporter(ctx),
         )
 
-    @tool("next_assessment_batch")
+    @tool("next_assessment_batch", title="Get items to judge", hints=READS)
     def next_assessment_batch_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
@@ -70,7 +110,7 @@ def register(tool: ToolDecorator) -> None:
 
         return next_assessment_batch(open_study(study), model, k)
 
-    @tool("record_assessments")
+    @tool("record_assessments", title="Record your verdicts", hints=WRITES)
     def record_assessments_tool(
         verdicts: Annotated[
             list[AgentVerdict],

@@ -13,6 +13,10 @@ from base_model_selector.research.compare import ComparisonTable, OverrideReques
 from base_model_selector.research.search import Searcher, SearchReport
 from base_model_selector.research.selection import Choice, SelectionResult
 from base_model_selector.server.common import (
+    REPLACES,
+    WRITES,
+    Fit,
+    Hints,
     StudyArg,
     ToolDecorator,
     open_study,
@@ -27,7 +31,12 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
 
         return WebSearch(s.config.research, s.paths.search_cache, searcher=searcher)
 
-    @tool("search_web")
+    @tool(
+        "search_web",
+        title="Search the web for candidate models",
+        hints=Hints(read_only=False, open_world=True),
+        fit=Fit(items="results", key=("url",), brief=("results.page_text",)),
+    )
     async def search_web_tool(
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,
@@ -46,7 +55,26 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
         report = progress_reporter(ctx)
         return await search_web(s, queries, fetch_pages=fetch_pages, web=web_search(s), progress=report)
 
-    @tool("research_candidates")
+    @tool(
+        "research_candidates",
+        title="Research candidate models",
+        hints=Hints(read_only=False, open_world=True),
+        fit=Fit(
+            items="candidates",
+            key=("id", "model.name"),
+            brief=(
+                "candidates.model.facts",
+                "candidates.evidence",
+                "candidates.fit.reasons",
+                "candidates.context.note",
+                "candidates.model.gguf",
+                "candidates.model.architecture_note",
+                "candidates.model.base_weights_note",
+                "search.results",
+            ),
+            limit=5,
+        ),
+    )
     async def research_candidates_tool(
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,
@@ -72,7 +100,17 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
             progress=progress_reporter(ctx),
         )
 
-    @tool("build_comparison_table")
+    @tool(
+        "build_comparison_table",
+        title="Build the comparison table",
+        hints=WRITES,
+        fit=Fit(
+            items="rows",
+            key=("id", "model", "ollama_tag"),
+            brief=("markdown", "rows.evidence", "rows.fit_reasons", "rows.sources", "rows.context_fit.note"),
+            limit=5,
+        ),
+    )
     def build_comparison_table_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         overrides: Annotated[
@@ -85,7 +123,7 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
 
         return build_comparison_table(open_study(study), overrides)
 
-    @tool("select_model")
+    @tool("select_model", title="Select the primary and backup models", hints=REPLACES)
     def select_model_tool(
         primary: Annotated[Choice, Field(description="The model to test first, from the comparison table")],
         backup: Annotated[Choice | None, Field(description="The model to test if the primary fails")] = None,

@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
+JudgeMode = Literal["llm", "agent"]
+"""llm: a judge model grades the responses; agent: the calling agent grades them over MCP."""
+BackendKind = Literal["ollama", "openai"]
+"""ollama, or an OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, a gateway)."""
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -44,7 +49,7 @@ class Thresholds(Strict):
 
 
 class BackendConfig(Strict):
-    kind: Literal["ollama", "openai"] = "ollama"
+    kind: BackendKind = "ollama"
     hosts: list[str] = Field(
         default_factory=list,
         description="Server URLs; empty means $OLLAMA_HOST or http://127.0.0.1:11434. Several spread the load.",
@@ -94,7 +99,7 @@ class GenerationConfig(Strict):
 
 
 class JudgeConfig(Strict):
-    mode: Literal["llm", "agent"] = Field(
+    mode: JudgeMode = Field(
         default="llm", description="llm: a local judge model; agent: the calling agent grades via MCP"
     )
     model: str | None = Field(default=None, description="Judge model tag; None = the candidate (warned)")
