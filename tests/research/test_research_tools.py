@@ -38,8 +38,10 @@ def test_mcp_research_table_and_select_for_empathetic_coaching(study_dir: Path) 
 
     async def flow() -> tuple[dict, dict, dict]:
         async with Client(build_server(searcher=fake)) as client:
-            research = await client.call_tool("research_candidates", {"study": str(study_dir)})
-            table = await client.call_tool("build_comparison_table", {"study": str(study_dir)})
+            research = await client.call_tool("research_candidates", {"study": str(study_dir), "limit": 100})
+            table = await client.call_tool(
+                "build_comparison_table", {"study": str(study_dir), "limit": 100, "detail": True}
+            )
             chosen = await client.call_tool(
                 "select_model",
                 {

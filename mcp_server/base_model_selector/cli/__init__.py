@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     except BMSError as err:
         if os.environ.get("BMS_DEBUG"):
             raise
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {err.render('cli')}", err=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         typer.echo(INTERRUPTED, err=True)

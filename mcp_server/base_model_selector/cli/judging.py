@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from base_model_selector.cli.app import app, emit, open_study, rich_progress, user_path
+from base_model_selector.cli.app import app, emit, named_file, open_study, rich_progress
 
 
 @app.command()
@@ -69,4 +69,5 @@ def record(
     """Record verdicts on items from `next-batch` (all or nothing) and re-score the responses."""
     from base_model_selector.judging.agent_judge import load_verdicts_file, record_assessments
 
-    emit(record_assessments(open_study(), load_verdicts_file(user_path(file)), model))
+    study = open_study()
+    emit(record_assessments(study, load_verdicts_file(named_file(study, file)), model))

@@ -98,6 +98,31 @@ class SampleSet(BaseModel):
             lines.append(f"  … {len(self.samples) - 5} more below")
         return "\n".join(lines)
 
+    def render(self, *, offset: int = 0, total: int | None = None) -> str:
+        """Every sample shown in full, for a person reading in a terminal (`show`)."""
+        total = self.matching if total is None else total
+        lines = [self.summary().splitlines()[0]]
+        for number, s in enumerate(self.samples, offset + 1):
+            cell = " / ".join(x for x in (s.topic, s.subtopic, s.style, s.edge_case) if x)
+            score = f" score {s.score:.2f}" if s.score is not None else ""
+            lines += [
+                "",
+                f"#{number} [{s.state()}]{score} {s.scenario_id} — {cell}",
+                "  user:  " + _indented(s.scenario),
+            ]
+            if s.response is not None:
+                lines.append("  model: " + _indented(s.response) + ("  [truncated]" if s.truncated else ""))
+            lines += [f"  {v.criterion_id} {v.answer.value}: {_indented(v.reasoning)}" for v in s.verdicts]
+        end = offset + len(self.samples)
+        if end < total:
+            lines += ["", f"{total - end} more: add --offset {end}"]
+        lines.append(self.notice)
+        return "\n".join(lines)
+
+
+def _indented(text: str) -> str:
+    return text.replace("\n", "\n         ")
+
 
 def show_samples(
     study: Study,

@@ -114,7 +114,8 @@ class ComparisonTable(BaseModel):
             "|---|---|---|---|---|---|",
         ]
         for r in self.rows[:top]:
-            cells = [r.model, r.params, r.license, f"{r.stars}/5", r.ollama_tag or "—", r.notes]
+            fit = f"{r.stars}/5" + (f" (override; computed {r.computed_stars})" if r.override else "")
+            cells = [r.model, r.params, r.license, fit, r.ollama_tag or "—", r.notes]
             lines.append("| " + " | ".join(md_inline(c) for c in cells) + " |")
         if len(self.rows) > top:
             lines.append(f"\n… and {len(self.rows) - top} more in {self.markdown_path}.")

@@ -73,7 +73,7 @@ def register(tool: ToolDecorator) -> None:
         "plan_scenarios",
         title="Plan the scenarios",
         hints=WRITES,
-        fit=Fit(items="slots", limit=25),
+        fit=Fit(items="slots", key=("slot",), limit=50),
     )
     def plan_scenarios_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
