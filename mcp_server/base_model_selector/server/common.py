@@ -25,10 +25,12 @@ from typing import Annotated, Any, TypeVar
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp_types import ToolAnnotations
-from pydantic import BaseModel, Field, create_model, model_validator
+from pydantic import Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from base_model_selector.server.results import Fit, shaped
+from base_model_selector.server.results import Fit, published_schema, shaped
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR, Study
 from base_model_selector.study.errors import BMSError
 
@@ -93,29 +95,39 @@ def agent_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _KnownArguments(FuncMetadata):
+    """The SDK's argument handling, refusing arguments the tool does not take instead of dropping them."""
+
+    tool: str = ""
+    known: tuple[str, ...] = ()
+
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(arguments_to_validate) - set(self.known))
+        if unknown:
+            names = ", ".join(repr(u) for u in unknown)
+            problem = PydanticCustomError(
+                "unknown_argument",
+                "unknown argument {names} for {tool}; it takes: {known}",
+                {"names": names, "tool": self.tool, "known": ", ".join(self.known) or "no arguments"},
+            )
+            detail = InitErrorDetails(type=problem, loc=(), input=None)
+            raise ValidationError.from_exception_data(f"{self.tool} arguments", [detail], hide_input=True)
+        return super().validate_arguments(arguments_to_validate)
+
+
 def refuse_unknown_arguments(tool: Tool) -> Tool:
     """Make `tool` refuse arguments it does not take, naming them, instead of the SDK's silent drop."""
-    base = tool.fn_metadata.arg_model
-    known = sorted(field.alias or name for name, field in base.model_fields.items())
-
-    def known_only(cls: type[BaseModel], data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(known))
-            if unknown:
-                names = ", ".join(repr(u) for u in unknown)
-                raise ValueError(
-                    f"unknown argument {names} for {tool.name}; it takes: {', '.join(known) or 'no arguments'}"
-                )
-        return data
-
-    checked = create_model(
-        f"{tool.name} arguments",
-        __base__=base,
-        __validators__={"_known_only": model_validator(mode="before")(classmethod(known_only))},
-        __cls_kwargs__={"extra": "forbid", "hide_input_in_errors": True},
+    meta = tool.fn_metadata
+    known = tuple(sorted(field.alias or name for name, field in meta.arg_model.model_fields.items()))
+    tool.fn_metadata = _KnownArguments(
+        arg_model=meta.arg_model,
+        output_schema=published_schema(meta.output_schema) if meta.output_schema else None,
+        output_model=None,  # the result is built from a validated core model; clients validate the schema
+        wrap_output=meta.wrap_output,
+        tool=tool.name,
+        known=known,
     )
-    tool.fn_metadata.arg_model = checked
-    tool.parameters = checked.model_json_schema(by_alias=True)
+    tool.parameters = {**tool.parameters, "additionalProperties": False}
     return tool
 
 

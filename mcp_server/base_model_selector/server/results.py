@@ -12,11 +12,12 @@ tool goes through `shaped`, which makes its result:
   still does not fit is cut, largest first, and each cut is listed in `page.cut`; asking for detail or one item
   raises the budget to `DETAIL_BUDGET`, still under Claude Code's file threshold.
 
-The published output schema is the core result type plus `summary` and `page`, so clients still validate it.
+The published output schema is the core result type's plus `summary` and `page`, so clients still validate it.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
 BUDGET = 20_000
 """Characters of text + structured content a default result may take."""
@@ -94,7 +95,7 @@ def shaped(fn: Callable[..., Awaitable[Any]], *, name: str, fit: Fit) -> Callabl
     """`fn` (async, returning a pydantic model) as a tool function whose result keeps the budget.
 
     The returned function's signature is `fn`'s plus the view arguments `fit` calls for; its return annotation
-    publishes `fn`'s model (plus `summary` and `page`) as the output schema.
+    names `fn`'s model, whose schema `published_schema` extends with `summary` and `page`.
     """
     sig = inspect.signature(fn, eval_str=True)
     returned = sig.return_annotation
@@ -107,7 +108,6 @@ def shaped(fn: Callable[..., Awaitable[Any]], *, name: str, fit: Fit) -> Callabl
         for p in wanted
         if p not in own
     ]
-    output = result_model(returned)
     params = [*sig.parameters.values(), *extra]
 
     async def tool_fn(**kwargs: Any) -> CallToolResult:
@@ -119,33 +119,35 @@ def shaped(fn: Callable[..., Awaitable[Any]], *, name: str, fit: Fit) -> Callabl
     tool_fn.__name__ = getattr(fn, "__name__", name)
     tool_fn.__doc__ = fn.__doc__
     tool_fn.__signature__ = sig.replace(  # type: ignore[attr-defined]
-        parameters=params, return_annotation=Annotated[CallToolResult, output]
+        parameters=params, return_annotation=Annotated[CallToolResult, returned]
     )
-    tool_fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": Annotated[CallToolResult, output]}
+    tool_fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": Annotated[CallToolResult, returned]}
     return tool_fn
 
 
-_RESULT_MODELS: dict[type[BaseModel], type[BaseModel]] = {}
+@functools.cache
+def _page_schema() -> dict[str, Any]:
+    return Page.model_json_schema()
 
 
-def result_model(model: type[BaseModel]) -> type[BaseModel]:
-    """The published output schema of a tool returning `model`: the summary first, `model`'s fields, the page.
+def published_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A core result type's output schema as the tool publishes it: `summary` first, then its fields, `page`.
 
-    A sibling model rather than a subclass, so the `summary` field does not shadow the core's `summary()`.
+    The tool's structured content is that schema's instance (clients validate it); the server builds it from a
+    validated core result, so it is not validated twice.
     """
-    if model not in _RESULT_MODELS:
-        clash = {"summary", "page"} & set(model.model_fields)
-        if clash:
-            raise TypeError(f"{model.__name__} has a field named {sorted(clash)}, which the tool result adds")
-        fields: dict[str, Any] = {
-            "summary": (str, Field(default="", description="What happened, the key numbers and the next step"))
-        }
-        fields |= {name: (info.annotation, info) for name, info in model.model_fields.items()}
-        fields["page"] = (Page | None, Field(default=None, description="Set when part of the result was left out"))
-        _RESULT_MODELS[model] = create_model(
-            model.__name__, __config__=model.model_config, __doc__=model.__doc__, **fields
-        )
-    return _RESULT_MODELS[model]
+    return {
+        **schema,
+        "properties": {
+            "summary": {"type": "string", "description": "What happened, the key numbers and the next step"},
+            **schema.get("properties", {}),
+            "page": {
+                "anyOf": [{"$ref": "#/$defs/ResultPage"}, {"type": "null"}],
+                "description": "Set when part of the result was left out",
+            },
+        },
+        "$defs": {**schema.get("$defs", {}), "ResultPage": _page_schema()},
+    }
 
 
 def size_of(text: str, structured: Any) -> int:

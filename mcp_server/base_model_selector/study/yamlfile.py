@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from base_model_selector.study.errors import ConfigError
+from base_model_selector.study.errors import ConfigError, Fix
 
 if TYPE_CHECKING:
     import yaml
@@ -103,7 +103,9 @@ def load_yaml_model(path: Path, model: type[M], *, label: str | None = None) -> 
     return validate_yaml_text(text, model, name=name)
 
 
-def read_config_text(path: Path, *, shown: str, expected: str, missing_hint: str = "") -> str:
+def read_config_text(
+    path: Path, *, shown: str, expected: str, missing_hint: str = "", fixes: tuple[Fix, ...] = ()
+) -> str:
     """The text of a file a person writes, or one ConfigError naming it (`shown`) and what was expected there.
 
     A directory, a missing file and an unreadable one each get their own message, so the fix is obvious.
@@ -113,7 +115,7 @@ def read_config_text(path: Path, *, shown: str, expected: str, missing_hint: str
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{shown}: not found{missing_hint}") from None
+        raise ConfigError(f"{shown}: not found{missing_hint}", *fixes) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{shown}: cannot be read ({err})") from err
 
