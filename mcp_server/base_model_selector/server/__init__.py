@@ -1,10 +1,11 @@
 """The MCP server: one thin tool per step over the core library.
 
-Each tool parses its (untrusted) arguments, calls one core function and returns a pydantic model, which the SDK
-turns into structured output. Project errors become `ToolError`s so the agent reads the full message and the fix
-(in mcp 2.x any other exception reaches the client only as "Error executing tool NAME"). stdout is the protocol:
-logging goes to stderr and nothing prints. Heavy libraries (ddgs, jinja2, the ollama client) are imported inside
-the tools that need them, so the server starts fast.
+Each tool parses its (untrusted) arguments, calls one core function and returns a pydantic model; `common.Toolbox`
+registers it with a title and annotations, refuses unknown arguments, turns project errors into `ToolError`s that
+name the tool to call (in mcp 2.x any other exception reaches the client only as "Error executing tool NAME"), and
+shapes the result to the size budget (`results.py`). stdout is the protocol: logging goes to stderr and nothing
+prints. Heavy libraries (ddgs, jinja2, the ollama client, yaml) are imported inside the tools that need them, so
+the server starts fast.
 """
 
 from __future__ import annotations
