@@ -23,6 +23,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CANDIDATE = "gemma3:270m"  # pullable from the fake registry, not present: the agent pulls it
 JUDGE = "llama3.1:8b"
 MAX_BATCHES = 500
+BATCH_K = 200  # the batch size SKILL.md tells an agent to ask for
 
 
 @dataclass
@@ -78,10 +79,11 @@ def agent_knowledge(example: str) -> dict[str, Any]:
 
 
 def item_ids(data: Any) -> list[str]:
-    """Every `item_id` in a batch, however the batch groups its items."""
+    """Every item ID in a batch (`item_id` fields or `item_ids` lists), however the batch groups its items."""
     if isinstance(data, dict):
         found = [data["item_id"]] if isinstance(data.get("item_id"), str) else []
-        return found + [i for v in data.values() for i in item_ids(v)]
+        found += [i for i in data.get("item_ids") or [] if isinstance(i, str)]
+        return found + [i for k, v in data.items() if k != "item_ids" for i in item_ids(v)]
     if isinstance(data, list):
         return [i for v in data for i in item_ids(v)]
     return []
@@ -138,8 +140,11 @@ async def run_study(
     await call("show_samples", limit=10)  # the eight to ten sample scenarios shown to the user
     await call("run_baseline")
     if judge == "agent":
+        context: dict[str, Any] = {}  # as SKILL.md says: the rubric comes once, then by its hash
         for _ in range(MAX_BATCHES):
-            ids = item_ids(await call("next_assessment_batch"))
+            batch = await call("next_assessment_batch", k=BATCH_K, **context)
+            context = {"context_hash": batch["context_hash"]} if batch.get("context_hash") else {}
+            ids = item_ids(batch.get("responses", batch))
             if not ids:
                 break
             verdicts = [{"item_id": i, "reasoning": "The reply meets the criterion.", "answer": "YES"} for i in ids]

@@ -69,14 +69,20 @@ def enum_at(schema: dict[str, Any], *path: str) -> list[str]:
     ("tool", "path", "values"),
     [
         pytest.param("record_assessments", ("verdicts", "answer"), ["YES", "NO", "NA"], id="verdict-answer"),
-        pytest.param("assess_responses", ("mode",), ["llm", "agent"], id="judge-mode"),
-        pytest.param("init_study", ("judge_mode",), ["llm", "agent"], id="init-judge-mode"),
         pytest.param("init_study", ("backend_kind",), ["ollama", "openai"], id="backend-kind"),
         pytest.param("show_samples", ("outcome",), ["passed", "failed", "unjudged"], id="sample-outcome"),
     ],
 )
 def test_closed_sets_are_enums_in_the_schema(tool: str, path: tuple[str, ...], values: list[str]) -> None:
     assert enum_at(schema_of(tool), *path) == values
+
+
+def test_the_judge_mode_is_checked_by_its_pattern_wherever_a_tool_takes_it() -> None:
+    """Judge modes are an open set (agent:<name>, human:<name>), so a pattern rather than an enum."""
+    for tool, name in (("assess_responses", "mode"), ("init_study", "judge_mode"), ("decide", "judge")):
+        node = schema_of(tool)["properties"][name]
+        arms = node.get("anyOf", [node])
+        assert any(a.get("pattern", "").startswith("^(llm|agent|") for a in arms), tool
 
 
 def test_every_tool_refuses_an_unknown_argument_by_name() -> None:

@@ -62,8 +62,7 @@ def table(
         if not (candidate.strip() and stars.strip().isdigit() and why.strip()):
             raise typer.BadParameter(f"{text!r}: expected CANDIDATE=STARS:JUSTIFICATION", param_hint="--override")
         requests.append(OverrideRequest(candidate=candidate, stars=int(stars), justification=why, by=by))
-    result = build_comparison_table(open_study(), requests)
-    emit(result, result.summary(top=len(result.rows)))
+    emit(build_comparison_table(open_study(), requests))
 
 
 @app.command()

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from base_model_selector.cli.app import Globals, app, assignments, emit, open_study, rich_progress
-from base_model_selector.study.config import BackendKind, JudgeMode
+from base_model_selector.study.config import BackendKind
 from base_model_selector.study.directory import configure_study, init_study
 
 
@@ -26,7 +26,9 @@ def init(
     system_prompt: Annotated[str | None, typer.Option(help="The product's system prompt")] = None,
     max_turns: Annotated[int | None, typer.Option(help="Longest conversation, in turns (1)")] = None,
     tokens_per_message: Annotated[int | None, typer.Option(help="Typical tokens per message (200)")] = None,
-    judge_mode: Annotated[JudgeMode | None, typer.Option(help="llm (a judge model) or agent (default llm)")] = None,
+    judge_mode: Annotated[
+        str | None, typer.Option(help="Who judges: llm (a judge model), agent, agent:<name> or human:<name> (llm)")
+    ] = None,
     judge_model: Annotated[str | None, typer.Option(help="Judge model tag (default: the candidate, warned)")] = None,
     backend_kind: Annotated[BackendKind | None, typer.Option(help="Model server kind (ollama)")] = None,
     host: Annotated[list[str] | None, typer.Option(help="Model server URL (repeat for several hosts)")] = None,

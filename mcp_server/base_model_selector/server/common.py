@@ -31,6 +31,7 @@ from pydantic import Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from base_model_selector.server.results import Fit, published_schema, shaped
+from base_model_selector.study.config import JUDGE_MODE_PATTERN
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR, Study
 from base_model_selector.study.errors import BMSError
 
@@ -49,6 +50,21 @@ StudyArg = Annotated[
 ModelArg = Annotated[
     str | None,
     Field(description="Model tag under test, e.g. 'qwen3:8b'; default: the primary chosen with select_model"),
+]
+JudgeModeArg = Annotated[
+    str | None,
+    Field(
+        pattern=JUDGE_MODE_PATTERN,
+        description="The judge the decision rests on: llm (the judge model), agent (= agent:default: your recorded "
+        "verdicts), agent:<name> or human:<name>; default judge.mode in study.yaml",
+    ),
+]
+JudgeArg = Annotated[
+    str,
+    Field(
+        description="Who judges: agent:<name> (you; default agent:default) or human:<name> (a person, whose verdict "
+        "overrides the primary judge on that item)"
+    ),
 ]
 
 
@@ -185,6 +201,8 @@ __all__ = [
     "WRITES",
     "Fit",
     "Hints",
+    "JudgeArg",
+    "JudgeModeArg",
     "ModelArg",
     "StudyArg",
     "ToolDecorator",

@@ -17,6 +17,7 @@ from base_model_selector.server.common import (
     WRITES,
     Fit,
     Hints,
+    JudgeModeArg,
     ModelArg,
     StudyArg,
     ToolDecorator,
@@ -79,11 +80,15 @@ def register(tool: ToolDecorator) -> None:
             )
         ),
     )
-    def decide_tool(study: StudyArg = DEFAULT_STUDY_DIR, model: ModelArg = None) -> Decision:
+    def decide_tool(
+        study: StudyArg = DEFAULT_STUDY_DIR,
+        model: ModelArg = None,
+        judge: JudgeModeArg = None,
+    ) -> Decision:
         """Decide from the assessments: pass rate with its Wilson 95% interval, the band, and the failure analysis."""
         from base_model_selector.decision.decide import decide
 
-        return decide(open_study(study), model)
+        return decide(open_study(study), model, judge=judge)
 
     @tool("write_decision_doc", title="Write the decision document", hints=REPLACES)
     def write_decision_doc_tool(

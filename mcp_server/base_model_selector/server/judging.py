@@ -19,14 +19,17 @@ from base_model_selector.server.common import (
     READS,
     REPLACES,
     WRITES,
+    Fit,
+    JudgeArg,
+    JudgeModeArg,
     ModelArg,
     StudyArg,
     ToolDecorator,
     open_study,
     progress_reporter,
 )
-from base_model_selector.study.config import JudgeMode
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
+from base_model_selector.study.types import DEFAULT_AGENT
 
 
 def register(tool: ToolDecorator) -> None:
@@ -69,10 +72,7 @@ def register(tool: ToolDecorator) -> None:
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
-        mode: Annotated[
-            JudgeMode | None,
-            Field(description="llm: the judge model grades; agent: score your recorded verdicts; default study.yaml"),
-        ] = None,
+        mode: JudgeModeArg = None,
         batched: Annotated[
             bool | None, Field(description="Judge all criteria of a response in one call; default study.yaml")
         ] = None,
@@ -99,16 +99,26 @@ def register(tool: ToolDecorator) -> None:
             progress=progress_reporter(ctx),
         )
 
-    @tool("next_assessment_batch", title="Get items to judge", hints=READS)
+    @tool(
+        "next_assessment_batch",
+        title="Get items to judge",
+        hints=READS,
+        fit=Fit(shrink="responses", keep=("context",)),  # a smaller batch, never a shortened rubric
+    )
     def next_assessment_batch_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
-        k: Annotated[int, Field(ge=1, le=200, description="How many pending items to return")] = 10,
+        k: Annotated[int, Field(ge=1, le=200, description="How many items to return (at most)")] = 10,
+        judge: JudgeArg = DEFAULT_AGENT,
+        context_hash: Annotated[
+            str | None,
+            Field(description="The context_hash of your previous batch: the rubric and instructions are left out"),
+        ] = None,
     ) -> AssessmentBatch:
-        """Get pending (scenario, response, criterion) items for you to judge YES/NO/NA as the judge."""
+        """Get items you have not judged yet, grouped by response, to judge YES/NO/NA (the rubric comes once)."""
         from base_model_selector.judging.agent_judge import next_assessment_batch
 
-        return next_assessment_batch(open_study(study), model, k)
+        return next_assessment_batch(open_study(study), model, k, judge=judge, context_hash=context_hash)
 
     @tool("record_assessments", title="Record your verdicts", hints=WRITES)
     def record_assessments_tool(
@@ -118,8 +128,9 @@ def register(tool: ToolDecorator) -> None:
         ],
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
+        judge: JudgeArg = DEFAULT_AGENT,
     ) -> RecordResult:
-        """Record your verdicts on items from next_assessment_batch (all or nothing) and re-score the responses."""
+        """Record verdicts on items from next_assessment_batch (all or nothing) and re-score the responses."""
         from base_model_selector.judging.agent_judge import record_assessments
 
-        return record_assessments(open_study(study), verdicts, model)
+        return record_assessments(open_study(study), verdicts, model, judge=judge)

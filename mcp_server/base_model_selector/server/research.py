@@ -22,6 +22,7 @@ from base_model_selector.server.common import (
     open_study,
     progress_reporter,
 )
+from base_model_selector.server.results import DetailArg, ItemIdArg
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR, Study
 
 
@@ -85,12 +86,14 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
         search: Annotated[bool, Field(description="Run the templated web searches first (cached)")] = True,
         size_min_b: Annotated[float | None, Field(ge=0, description="Override study.yaml size_b.min")] = None,
         size_max_b: Annotated[float | None, Field(gt=0, description="Override study.yaml size_b.max")] = None,
+        detail: DetailArg = False,
+        id: ItemIdArg = None,
     ) -> CandidateSet:
         """List every viable candidate for the study with domain fit, context fit, flags and web evidence."""
         from base_model_selector.research.candidates import research_candidates
 
         s = open_study(study)
-        return await research_candidates(
+        result = await research_candidates(
             s,
             add=add,
             search=search,
@@ -99,6 +102,7 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
             web=web_search(s),
             progress=progress_reporter(ctx),
         )
+        return result if detail or id else result.compact()
 
     @tool(
         "build_comparison_table",
@@ -107,7 +111,7 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
         fit=Fit(
             items="rows",
             key=("id", "model", "ollama_tag"),
-            brief=("markdown", "rows.evidence", "rows.fit_reasons", "rows.sources", "rows.context_fit.note"),
+            brief=("markdown", "rows.evidence", "rows.sources"),
             limit=5,
         ),
     )
@@ -117,11 +121,14 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
             list[OverrideRequest] | None,
             Field(description="Domain-fit ratings to override, each with stars and a justification (recorded)"),
         ] = None,
+        detail: DetailArg = False,
+        id: ItemIdArg = None,
     ) -> ComparisonTable:
         """Build the comparison table of all candidates (Markdown and rows), applying recorded fit overrides."""
         from base_model_selector.research.compare import build_comparison_table
 
-        return build_comparison_table(open_study(study), overrides)
+        table = build_comparison_table(open_study(study), overrides)
+        return table if detail or id else table.compact()
 
     @tool("select_model", title="Select the primary and backup models", hints=REPLACES)
     def select_model_tool(

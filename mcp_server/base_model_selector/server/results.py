@@ -48,13 +48,17 @@ class Fit:
     `items`: the top-level list paged with `offset`/`limit` and from which `id` picks one (matched against each
     dotted path in `key`, case-insensitively). `brief`: dotted paths of lists and strings emptied unless
     `detail=true` (`"rows.evidence"` empties `evidence` in every row). A tool that declares one of the view arguments
-    (`detail`, `offset`, `limit`, `id`) itself receives it too.
+    (`detail`, `offset`, `limit`, `id`) itself receives it too. `shrink`: a top-level list that is shortened first
+    when the result is over the budget, without paging (what is dropped comes with the next call, like the
+    responses of a judging batch). `keep`: top-level fields never cut (the rubric a batch is judged with).
     """
 
     items: str | None = None
     key: tuple[str, ...] = ("id",)
     brief: tuple[str, ...] = ()
     limit: int = 10
+    shrink: str | None = None
+    keep: tuple[str, ...] = ()
 
 
 class Page(BaseModel):
@@ -77,17 +81,17 @@ class View:
     id: str | None = None
 
 
+DetailArg = Annotated[bool, Field(description="Include the fields left out by default (larger result)")]
+ItemIdArg = Annotated[str | None, Field(description="Return only this item, in full")]
+
 _VIEW_PARAMS: dict[str, tuple[Any, Any]] = {
-    "detail": (
-        Annotated[bool, Field(description="Include the fields left out by default (larger result)")],
-        False,
-    ),
+    "detail": (DetailArg, False),
     "offset": (Annotated[int, Field(ge=0, description="First item to return (see page.next_offset)")], 0),
     "limit": (
         Annotated[int | None, Field(ge=1, le=200, description="Items per page; default keeps the result small")],
         None,
     ),
-    "id": (Annotated[str | None, Field(description="Return only this item, in full")], None),
+    "id": (ItemIdArg, None),
 }
 
 
@@ -166,7 +170,7 @@ def to_result(value: BaseModel, *, name: str, fit: Fit, view: View) -> CallToolR
         for path in fit.brief:
             if _empty(data, path.split(".")):
                 page.left_out.append(path)
-    summary = _summary(value)
+    summary = _summary(value, cap=SUMMARY_CHARS)
     headline = _capped_lines(summary, HEADLINE_CHARS)
     text = summary + _page_note(page, name)
     structured = {"summary": headline, **data, "page": page.model_dump(mode="json")}
@@ -198,9 +202,9 @@ def _lean(full: Any, lean: Any) -> Any:
     return full
 
 
-def _summary(value: BaseModel) -> str:
+def _summary(value: BaseModel, cap: int) -> str:
     summary = getattr(value, "summary", None)
-    return _capped_lines(summary() if callable(summary) else "", SUMMARY_CHARS)
+    return _capped_lines(summary() if callable(summary) else "", cap)
 
 
 def _capped_lines(text: str, limit: int) -> str:
@@ -274,18 +278,22 @@ def _page_note(page: Page, name: str) -> str:
 
 def _cut(data: dict[str, Any], fit: Fit, page: Page, over: int) -> bool:
     """Shorten the largest thing in `data` to win back `over` characters; False when nothing can be cut."""
-    paged = data.get(fit.items) if fit.items else None
-    if isinstance(paged, list) and len(paged) > 1:
-        sizes = [size_of("", item) for item in paged]
-        keep = len(paged)
+    first = fit.items or fit.shrink
+    listed = data.get(first) if first else None
+    if first and isinstance(listed, list) and len(listed) > 1:
+        sizes = [size_of("", item) for item in listed]
+        keep = len(listed)
         while keep > 1 and sum(sizes[keep:]) < over:
             keep -= 1
-        data[fit.items] = paged[:keep]  # type: ignore[index]
-        page.shown = keep
-        end = page.offset + keep
-        page.next_offset = end if end < page.total else None
+        data[first] = listed[:keep]
+        if fit.items:
+            page.shown = keep
+            end = page.offset + keep
+            page.next_offset = end if end < page.total else None
+        else:
+            page.cut.append(f"{first}: {keep} of {len(listed)} shown (the others come with the next call)")
         return True
-    largest = _largest(data, ())
+    largest = _largest({k: v for k, v in data.items() if k not in fit.keep}, ())
     if largest is None:
         return False
     path, value, size = largest

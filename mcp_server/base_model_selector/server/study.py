@@ -10,13 +10,14 @@ from base_model_selector.server.common import (
     READS,
     REPLACES,
     Hints,
+    JudgeModeArg,
     ModelArg,
     StudyArg,
     ToolDecorator,
     open_study,
 )
 from base_model_selector.status import StudyStatus, study_status
-from base_model_selector.study.config import BackendKind, JudgeMode
+from base_model_selector.study.config import BackendKind
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR, Configured, configure_study, init_study
 
 
@@ -49,9 +50,7 @@ def register(tool: ToolDecorator) -> None:
         tokens_per_message: Annotated[
             int | None, Field(ge=1, le=100_000, description="Typical tokens per message (200)")
         ] = None,
-        judge_mode: Annotated[
-            JudgeMode | None, Field(description="llm: a judge model grades; agent: you grade (default llm)")
-        ] = None,
+        judge_mode: JudgeModeArg = None,
         judge_model: Annotated[str | None, Field(description="Judge model tag; unset: the candidate (warned)")] = None,
         backend_kind: Annotated[BackendKind | None, Field(description="Model server kind (ollama)")] = None,
         hosts: Annotated[

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 
 from base_model_selector.study import storage
-from base_model_selector.study.config import BackendKind, JudgeMode, StudyConfig
+from base_model_selector.study.config import BackendKind, StudyConfig
 from base_model_selector.study.errors import ConfigError, Fix, PathRefused, StudyError
 from base_model_selector.study.examples import example_files
 from base_model_selector.study.settings import MISSING, apply_settings
@@ -77,6 +77,10 @@ class Layout:
 
     def assessments(self, model: str) -> Path:
         return self.run_dir(model) / "assessments.json"
+
+    def judge_record(self, model: str, judge: str) -> Path:
+        """One judge's coverage and scores (step 6), beside every other judge's: `judge` is its identity."""
+        return self.run_dir(model) / "judges" / f"{model_slug(judge)}.json"
 
     def agreement_verdicts(self, model: str) -> Path:
         """Second judgings of the agreement sample (step 6), kept apart from the verdicts that score."""
@@ -168,11 +172,13 @@ class Study:
         with self._lock.hold(purpose):
             yield
 
-    def write_json(self, path: Path, obj: Any) -> None:
-        storage.atomic_write_json(self._checked(path), obj)
+    def write_json(self, path: Path, obj: Any) -> bool:
+        """Every derived JSON file is written here, and only when its content (timestamps aside) changed."""
+        return storage.write_json_if_changed(self._checked(path), obj)
 
-    def write_text(self, path: Path, text: str) -> None:
-        storage.atomic_write_text(self._checked(path), text)
+    def write_text(self, path: Path, text: str) -> bool:
+        """Like write_json for text: an unchanged file keeps its bytes and its modification time."""
+        return storage.write_text_if_changed(self._checked(path), text)
 
     def append(self, path: Path, records: Iterable[Any]) -> int:
         return storage.append_jsonl(self._checked(path), records)
@@ -241,7 +247,7 @@ def init_study(
     system_prompt: str | None = None,
     max_turns: int | None = None,
     tokens_per_message: int | None = None,
-    judge_mode: JudgeMode | None = None,
+    judge_mode: str | None = None,
     judge_model: str | None = None,
     backend_kind: BackendKind | None = None,
     hosts: list[str] | None = None,
