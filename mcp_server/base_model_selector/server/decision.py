@@ -77,6 +77,7 @@ def register(tool: ToolDecorator) -> None:
                 "failures.criteria.recurring_phrases",
                 "failures.criteria.question",
                 "failures.groups",
+                "judge.agreements.by_criterion",
             )
         ),
     )

@@ -67,7 +67,12 @@ def register(tool: ToolDecorator) -> None:
         }
         return write_rubric(open_study(study), data)
 
-    @tool("assess_responses", title="Judge the responses", hints=WRITES)
+    @tool(
+        "assess_responses",
+        title="Judge the responses",
+        hints=WRITES,
+        fit=Fit(brief=("outcome.agreements.by_criterion",)),
+    )
     async def assess_responses_tool(
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,

@@ -71,6 +71,8 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
                 "candidates.model.gguf",
                 "candidates.model.architecture_note",
                 "candidates.model.base_weights_note",
+                "near_range",  # named in the summary; in full with detail=true
+                "ranking_notes",
                 "search.results",
             ),
             limit=5,
@@ -111,7 +113,7 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
         fit=Fit(
             items="rows",
             key=("id", "model", "ollama_tag"),
-            brief=("markdown", "rows.evidence", "rows.sources"),
+            brief=("markdown", "rows.evidence", "rows.sources", "near_range"),
             limit=5,
         ),
     )

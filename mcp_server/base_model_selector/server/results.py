@@ -32,11 +32,11 @@ BUDGET = 20_000
 """Characters of text + structured content a default result may take."""
 DETAIL_BUDGET = 48_000
 """The budget when the caller asked for detail or one item: under Claude Code's 50,000-character file threshold."""
-SUMMARY_CHARS = 1_500
+SUMMARY_CHARS = 1_200
 """The text summary's cap."""
-HEADLINE_CHARS = 700
-"""The cap of the summary repeated first in the structured content (for clients such as Claude Code that show
-the agent only the structured content): it is cut at a line end, since the data that follows has the rest."""
+HEADLINE_CHARS = 400
+"""The cap of the headline that opens the structured content (for clients such as Claude Code that show the agent
+only the structured content): the summary's first line and its "Next:" line; the data that follows has the rest."""
 CUT_TAIL = "characters cut to fit]"
 CUT_MARK = "… [{n} " + CUT_TAIL
 
@@ -171,7 +171,7 @@ def to_result(value: BaseModel, *, name: str, fit: Fit, view: View) -> CallToolR
             if _empty(data, path.split(".")):
                 page.left_out.append(path)
     summary = _summary(value, cap=SUMMARY_CHARS)
-    headline = _capped_lines(summary, HEADLINE_CHARS)
+    headline = _headline(summary)
     text = summary + _page_note(page, name)
     structured = {"summary": headline, **data, "page": page.model_dump(mode="json")}
     for _ in range(200):  # each pass removes at least a tenth of the excess; bounded all the same
@@ -205,6 +205,14 @@ def _lean(full: Any, lean: Any) -> Any:
 def _summary(value: BaseModel, cap: int) -> str:
     summary = getattr(value, "summary", None)
     return _capped_lines(summary() if callable(summary) else "", cap)
+
+
+def _headline(summary: str) -> str:
+    """The summary's first line (what happened, the key numbers) and its closing "Next: …" line, capped."""
+    lines = summary.splitlines() or [""]
+    last = lines[-1] if len(lines) > 1 and lines[-1].startswith("Next:") else ""
+    head = _capped_lines(lines[0], HEADLINE_CHARS - len(last)) if len(lines[0]) > HEADLINE_CHARS else lines[0]
+    return head + ("\n" + last if last else "")
 
 
 def _capped_lines(text: str, limit: int) -> str:
