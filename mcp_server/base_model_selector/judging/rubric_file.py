@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from base_model_selector.judging.rubric import parse_rubric
 from base_model_selector.study.directory import Study
+from base_model_selector.study.yamlfile import commented_yaml
 
 HEADER = """\
 # rubric.yaml — what a good response means for this study (step 6). Each criterion is a YES/NO/NA question a
@@ -61,24 +62,10 @@ class RubricWritten(BaseModel):
         return "\n".join(lines)
 
 
-def render_rubric(data: dict[str, Any]) -> str:
-    """Commented YAML for a rubric given as the file's keys (only the keys given are written)."""
-    import yaml
-
-    parts = [HEADER]
-    comments = SECTIONS | {key: "(not a rubric key)" for key in data if key not in SECTIONS}
-    for key, comment in comments.items():
-        if data.get(key) is None:
-            continue
-        body = yaml.safe_dump({key: data[key]}, sort_keys=False, allow_unicode=True, width=110, indent=2)
-        parts.append(f"\n# {comment}\n{body}" if comment else body)
-    return "".join(parts)
-
-
 def write_rubric(study: Study, data: dict[str, Any]) -> RubricWritten:
     """Validate `data` exactly as rubric.yaml is loaded, write it as commented YAML, and summarise it."""
     path = study.paths.rubric_yaml
-    text = render_rubric(data)
+    text = commented_yaml(HEADER, SECTIONS, data)
     rubric = parse_rubric(text, name=str(path))
     with study.locked("writing rubric.yaml"):
         study.write_text(path, text)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from base_model_selector.scenarios.plan import Coverage, make_plan
 from base_model_selector.scenarios.taxonomy import Taxonomy
 from base_model_selector.study.directory import Study
-from base_model_selector.study.yamlfile import validate_yaml_text
+from base_model_selector.study.yamlfile import commented_yaml, validate_yaml_text
 
 HEADER = """\
 # taxonomy.yaml — the inputs this product will meet (step 4). The scenario plan covers every topic, style and
@@ -61,24 +61,10 @@ class TaxonomyWritten(BaseModel):
         return "\n".join(lines)
 
 
-def render_taxonomy(data: dict[str, Any]) -> str:
-    """Commented YAML for a taxonomy given as the file's keys (only the keys given are written; others are errors)."""
-    import yaml
-
-    parts = [HEADER]
-    comments = SECTIONS | {key: "(not a taxonomy key)" for key in data if key not in SECTIONS}
-    for key, comment in comments.items():
-        if data.get(key) is None:
-            continue
-        body = yaml.safe_dump({key: data[key]}, sort_keys=False, allow_unicode=True, width=110, indent=2)
-        parts.append(f"\n# {comment}\n{body}")
-    return "".join(parts)
-
-
 def write_taxonomy(study: Study, data: dict[str, Any]) -> TaxonomyWritten:
     """Validate `data` exactly as taxonomy.yaml is loaded, write it as commented YAML, report the coverage."""
     path = study.paths.taxonomy_yaml
-    text = render_taxonomy(data)
+    text = commented_yaml(HEADER, SECTIONS, data)
     taxonomy = validate_yaml_text(text, Taxonomy, name=str(path))
     n, seed = study.config.scenarios.n, study.config.scenarios.seed
     plan = make_plan(taxonomy, n, seed)

@@ -130,3 +130,19 @@ def validate_yaml_text(text: str, model: type[M], *, name: str) -> M:
         return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(name, err, root)) from err
+
+
+def commented_yaml(header: str, sections: dict[str, str], data: dict[str, Any]) -> str:
+    """A file a person will read and edit, written by a tool: `header`, then each key of `data` that is set, in
+    `sections` order, under its comment. Keys `sections` does not know are written last (the loader then names
+    them), so the person sees every problem where it is."""
+    import yaml  # lazily: the MCP server starts without it
+
+    parts = [header]
+    comments = sections | {key: "(not a known key)" for key in data if key not in sections}
+    for key, comment in comments.items():
+        if data.get(key) is None:
+            continue
+        body = yaml.safe_dump({key: data[key]}, sort_keys=False, allow_unicode=True, width=110, indent=2)
+        parts.append(f"\n# {comment}\n{body}" if comment else body)
+    return "".join(parts)
