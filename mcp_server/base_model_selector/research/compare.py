@@ -22,11 +22,11 @@ from base_model_selector.research.evidence import EvidenceRef
 from base_model_selector.research.fit import ContextFit, FitOverride, stars_text
 from base_model_selector.research.profiles import tokens
 from base_model_selector.research.search import UNTRUSTED_NOTICE, size_phrase
-from base_model_selector.research.webtext import md_inline, md_url
 from base_model_selector.study import templating
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import ConfigError, StepNotReady
 from base_model_selector.study.types import utc_now
+from base_model_selector.study.untrusted import md_inline, md_url
 
 TEMPLATE = "comparison_table.md.j2"
 _URL = re.compile(r"https?://[^\s;,<>\"')]+")
