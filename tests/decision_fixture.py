@@ -85,8 +85,9 @@ REASONS = {
 }
 
 
-def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = ROWS) -> Path:
-    """Write the whole judged study under `root` and return it."""
+def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = ROWS, *, quoted: str = "") -> Path:
+    """Write the whole judged study under `root` and return it; `quoted` is added to every scenario, response,
+    judge reasoning and judge error (to see how the document shows text from outside)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "study.yaml").write_text(STUDY_YAML, encoding="utf-8")
     (root / "rubric.yaml").write_text(RUBRIC_YAML, encoding="utf-8")
@@ -98,9 +99,11 @@ def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = 
     for i, (topic, style, edge, text, answers) in enumerate(rows, start=1):
         sid = f"sc-{i:02d}"
         scenarios.append(
-            Scenario(id=sid, text=text, topic=topic, style=style, edge_case=edge, origin="file", created_at=STAMP)
+            Scenario(
+                id=sid, text=text + quoted, topic=topic, style=style, edge_case=edge, origin="file", created_at=STAMP
+            )
         )
-        reply = f"Thanks for reaching out about {topic}. " + ("Here is what to do next. " * (3 + i % 4))
+        reply = f"Thanks for reaching out about {topic}. " + ("Here is what to do next. " * (3 + i % 4)) + quoted
         responses.append(
             BaselineResponse(
                 key=f"resp-{i:02d}",
@@ -127,9 +130,9 @@ def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = 
                     response_key=f"resp-{i:02d}",
                     criterion_id=cid,
                     answer=LETTER[letter],
-                    reasoning=REASONS.get((cid, letter), "" if letter == "E" else "Meets the criterion."),
+                    reasoning=REASONS.get((cid, letter), "" if letter == "E" else "Meets the criterion.") + quoted,
                     judge="check" if cid == "LEN1" else JUDGE,
-                    error="reply was not valid JSON for the schema" if letter == "E" else None,
+                    error="reply was not valid JSON for the schema" + quoted if letter == "E" else None,
                     created_at=STAMP,
                 )
             )

@@ -155,3 +155,81 @@ def test_a_scenario_full_of_markdown_html_and_bidi_renders_inert_in_markdown_and
     assert "&amp;lt;b&amp;gt;" in rendered, "an entity stays the characters written, not the character it names"
     html = untrusted.html_text(ATTACK)
     assert "<" not in html and "\u202e" not in html and "&lt;script&gt;" in html
+
+
+NOTES_PIECES = st.lists(
+    st.sampled_from(
+        [
+            "![x](https://evil.example/p.png)",
+            "<img src=https://e.example/a>",
+            "<!-- c -->",
+            "<div>",
+            "</div>",
+            "[a](javascript:alert(1))",
+            "[b](https://ok.example)",
+            "[c](docs/x.md)",
+            "(",
+            ")",
+            "[",
+            "]",
+            "![",
+            "](",
+            "[r]: javascript:x",
+            "[r]: https://ok.example",
+            "[a][r]",
+            "<https://ok.example>",
+            "<mailto:x@y>",
+            "&#106;avascript:x",
+            "`",
+            "``",
+            "```",
+            "~~~",
+            "    ",
+            "  ",
+            "> ",
+            "- ",
+            "1. ",
+            "PIPE a PIPE b PIPE",
+            "PIPE---PIPE---PIPE",
+            "\n",
+            "\n\n",
+            "\\",
+            "text",
+            "#",
+            "<script>",
+            "data:image/png;base64,AA",
+            " ",
+            "//evil.example/share",
+        ]
+    ).map(lambda piece: piece.replace("PIPE", "|")),
+    max_size=30,
+).map("".join)
+
+
+def _permissive_md() -> MarkdownIt:
+    """A renderer that trusts every link and raw HTML, as a careless viewer would: what it shows is what leaks."""
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md
+
+
+def _web_or_relative(href: str) -> bool:
+    scheme = href.split(":", 1)[0].lower() if ":" in href.split("/", 1)[0] else ""
+    return scheme in ("", "http", "https", "mailto")
+
+
+@settings(max_examples=300, deadline=None)
+@given(NOTES_PIECES)
+def test_defanged_notes_load_nothing_and_link_only_to_the_web(notes: str) -> None:
+    tokens = _permissive_md().parse(untrusted.md_defang(notes))
+    everything = tokens + _inline_tokens(tokens)
+    assert not [t for t in everything if t.type in ("image", "html_inline", "html_block")]
+    for link in (t for t in everything if t.type == "link_open"):
+        assert _web_or_relative(str(link.attrGet("href"))), link
+
+
+def test_defanged_notes_keep_ordinary_markdown() -> None:
+    notes = "Polite but **generic**; see [the log](https://ci.example/run/1) and [spec](docs/spec.md).\n\n- one\n"
+    assert untrusted.md_defang(notes) == notes
+    fenced = "```html\n<img src=x> ![x](y)\n```"
+    assert untrusted.md_defang(fenced) == fenced, "code blocks show Markdown, so they are left alone"

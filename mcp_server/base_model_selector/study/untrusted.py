@@ -24,6 +24,10 @@ Markdown (CommonMark and GitHub's tables):
   break out of `(...)` or an HTML attribute; None otherwise (`javascript:`, `data:`, `file:`, relative…).
 - `md_url(url)`: `safe_url` or `#`, for templates that always need a link target.
 - `md_link(text, url)`: `[text](url)` for a safe URL, else the escaped text alone. Never an image.
+- `link_allowed(href)`: whether a rendered link may point there: http(s), mailto, an anchor or a relative path.
+- `md_defang(markdown)`: Markdown a person or agent wrote (notes) kept as Markdown, minus what can fetch or run
+  something: images become literal text, raw HTML tags are escaped, and a link survives only when it points to
+  an http(s) or mailto URL, an anchor or a plain relative path.
 
 HTML:
 - `html_text(text, multiline=True)`: cleaned and escaped for element content and quoted attribute values.
@@ -45,8 +49,10 @@ __all__ = [
     "html_text",
     "inert",
     "inert_field",
+    "link_allowed",
     "md_block",
     "md_code",
+    "md_defang",
     "md_inline",
     "md_link",
     "md_url",
@@ -54,9 +60,14 @@ __all__ = [
 ]
 
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~&$])")
-# Block markers that only act at the start of a line (or of a list item's or cell's content).
-_MD_LINE_START = re.compile(r"^(?:(\d{1,9})([.)])|([-+=]))")
+# Escaped wherever they appear: each can open a code span, emphasis, link, image, autolink, HTML, table cell,
+# strikethrough, math or heading. `_` only matters next to a non-alphanumeric (intraword `_` is inert, so
+# `num_predict` stays readable) and `&` only before something that reads as an entity.
+_MD_SPECIAL = re.compile(
+    r"[\\`*\[\]<|~$#]|(?<![^\W_])_|_(?![^\W_])|&(?=#\d+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)"
+)
+# Block markers that only act at the start of a line (or of a list item's or a quote's content).
+_MD_LINE_START = re.compile(r"^(?:(\d{1,9})([.)])(?=\s|$)|([>=])|([-+])(?=[\s+-]|$))")
 _URL_UNSAFE = re.compile(r"[\s()<>\[\]`\"'\\|{}^]")
 _WEB_SCHEMES = frozenset({"http", "https"})
 
@@ -104,13 +115,13 @@ def md_inline(text: object) -> str:
     """Escape untrusted text for one line of Markdown (a table cell, list item, heading or sentence), so it
     renders as exactly its cleaned, whitespace-collapsed literal text."""
     flat = " ".join(clean(text).split())
-    escaped = _MD_SPECIAL.sub(r"\\\1", flat)
+    escaped = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
     return _MD_LINE_START.sub(_escape_line_start, escaped)
 
 
 def _escape_line_start(match: re.Match[str]) -> str:
-    number, delimiter, marker = match.groups()
-    return f"{number}\\{delimiter}" if number else f"\\{marker}"
+    number, delimiter, *marker = match.groups()
+    return f"{number}\\{delimiter}" if number else "\\" + "".join(m for m in marker if m)
 
 
 def md_block(text: object) -> str:
@@ -167,6 +178,67 @@ def md_link(text: object, url: object) -> str:
     if target is None:
         return label
     return f"[{label or md_inline(target)}]({target})"
+
+
+def link_allowed(href: str) -> bool:
+    """A link target a rendered document may keep: http(s), mailto, `#anchor` or a relative path without a
+    scheme. `javascript:`, `data:`, `file:`, `vbscript:`, every other scheme and `//host` are refused."""
+    text = clean(href).strip()
+    if text.startswith(("//", "\\", "/\\")):  # protocol-relative: from a file on disk, a network share
+        return False
+    head = re.split(r"[/?#]", text, maxsplit=1)[0]
+    return ":" not in head or head.split(":", 1)[0].lower() in {"http", "https", "mailto"}
+
+
+_WEB_TARGET = r"\s*<?(?:https?://|mailto:|#|[\w.~/%-]+(?:#[\w.~%-]*)?\s*(?:[)\s\"'>]|$))"
+_DEFANG = re.compile(
+    r"(?P<slashes>\\*)(?:"
+    r"(?P<image>!)(?=\[)"  # an image: ![alt](src)
+    r"|(?P<tag><)(?!https?://)(?=[A-Za-z/!?])"  # raw HTML, or an autolink that is not http(s)
+    r"|(?P<target>\])(?=\((?!" + _WEB_TARGET + r"))"  # a link to anything but the web or a relative path
+    r"|(?P<definition>\[)(?=[^\]\n]*\]:(?!" + _WEB_TARGET + r"))"  # a link definition, likewise
+    r")"
+)
+
+
+def md_defang(markdown: object) -> str:
+    """Markdown someone wrote, still Markdown, but unable to load a remote resource or link anywhere but the web.
+
+    Outside code blocks (as a CommonMark parser with raw HTML on, like GitHub's, sees them): an image's `![`
+    becomes `!\\[` (text), an HTML tag or non-web autolink's `<` becomes `\\<`, and a link or link definition
+    whose target is not http(s), mailto, an anchor or a plain relative path (`javascript:`, `data:`, an entity…)
+    loses its bracket, so it renders as text. Code spans are escaped too (a visible backslash there is the price
+    of never misjudging where one ends). Control and bidi characters are removed as by `clean`.
+    """
+    lines = clean(markdown, multiline=True).split("\n")
+    done = [False] * len(lines)
+    for _ in range(len(lines) + 1):  # escaping can turn a code line into text; repeat until none is left
+        code = _code_lines("\n".join(lines))
+        todo = [i for i, finished in enumerate(done) if not finished and i not in code]
+        if not todo:
+            break
+        for i in todo:
+            lines[i] = _DEFANG.sub(_defang_match, lines[i])
+            done[i] = True
+    return "\n".join(lines)
+
+
+def _defang_match(match: re.Match[str]) -> str:
+    slashes = match.group("slashes")
+    char = match.group(0)[len(slashes) :]
+    if len(slashes) % 2:  # already escaped
+        return match.group(0)
+    if match.group("image"):
+        return f"{slashes}!\\"
+    return f"{slashes}\\{char}"
+
+
+def _code_lines(markdown: str) -> set[int]:
+    """Lines inside fenced or indented code blocks, where Markdown is shown, never interpreted."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(markdown)
+    return {line for tok in tokens if tok.type in ("fence", "code_block") and tok.map for line in range(*tok.map)}
 
 
 def html_text(text: object, *, multiline: bool = True) -> str:
