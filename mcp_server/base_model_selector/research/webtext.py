@@ -28,6 +28,8 @@ PAGE_TEXT_MAX = 4000
 FETCH_MAX_BYTES = 2_000_000
 
 INSTRUCTION_FLAG = "instruction-like text (kept as quoted data, not followed)"
+KNOWN_FLAGS = frozenset({INSTRUCTION_FLAG})
+"""The only flags a web result can carry; anything else read back from a file is dropped."""
 _INSTRUCTION_LIKE = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your)\b"
     r"[^.\n]{0,30}\b(instructions?|prompts?|rules|guidelines)\b"
@@ -36,9 +38,15 @@ _INSTRUCTION_LIKE = re.compile(
 )
 
 
-def instruction_flags(*texts: str) -> list[str]:
+def instruction_flags(*texts: str | None) -> list[str]:
     """A flag when any text reads like an instruction to the agent; the text itself is kept unchanged."""
     return [INSTRUCTION_FLAG] if any(_INSTRUCTION_LIKE.search(t or "") for t in texts) else []
+
+
+def checked_flags(stored: list[str], *texts: str | None) -> list[str]:
+    """The flags a result read back from disk may carry: the tool's own, recomputed from its text, never ones a
+    file edit (or a page) chose."""
+    return sorted({f for f in stored if f in KNOWN_FLAGS} | set(instruction_flags(*texts)))
 
 
 def canonical_url(url: str) -> str | None:

@@ -106,9 +106,9 @@ def inert(text: object, limit: int, *, single_line: bool = True) -> str:
 
 
 def inert_field(limit: int, *, single_line: bool = True) -> AfterValidator:
-    """A pydantic validator applying `inert`: `title: Annotated[str, inert_field(200)]` cleans on every load,
-    so text read back from a file someone edited is as inert as text the tool wrote."""
-    return AfterValidator(lambda value: inert(value, limit, single_line=single_line))
+    """A pydantic validator applying `inert` (None stays None): `title: Annotated[str, inert_field(200)]` cleans
+    on every load, so text read back from a file someone edited is as inert as text the tool wrote."""
+    return AfterValidator(lambda value: value if value is None else inert(value, limit, single_line=single_line))
 
 
 def md_inline(text: object) -> str:
