@@ -112,3 +112,46 @@ def test_second_writer_is_refused_with_the_holder_named(tmp_path: Path) -> None:
         proc.join(10)
     with StudyLock(tmp_path / ".lock", wait_s=0.2).hold("after"):
         assert (tmp_path / ".lock").exists()
+
+
+def test_a_complete_last_line_without_its_newline_is_a_record_and_the_next_append_keeps_it(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"key":"a","n":1}\n{"key":"b","n":2}')  # written by hand, or by a tool without the newline
+    read = read_jsonl(log, Row)
+    assert [r.key for r in read.records] == ["a", "b"] and not read.torn_tail
+    append_jsonl(log, [Row(key="c", n=3)])
+    assert [r.key for r in read_jsonl(log, Row).records] == ["a", "b", "c"]
+    assert log.read_text().splitlines() == ['{"key":"a","n":1}', '{"key":"b","n":2}', '{"key":"c","n":3}']
+
+
+def test_a_complete_last_line_that_is_not_a_valid_record_is_an_error_not_a_torn_write(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"key":"a","n":1}\n{"key":"b"}')  # complete JSON, but not a Row: the repair would keep it
+    with pytest.raises(StudyError, match=r"log\.jsonl: line 2 is not a valid record"):
+        read_jsonl(log, Row)
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        pytest.param(b'{"key":"a","n":1}\n{"key":"caf\xe9","n":2}\n', 2, id="latin-1-byte"),
+        pytest.param(b'{"key":"\xff\xfe","n":1}\n', 1, id="invalid-start-bytes"),
+        pytest.param(b'{"key":"a","n":1}\n{"key":"\xed\xa0\x80","n":2}\n{"key":"c","n":3}\n', 2, id="surrogate"),
+    ],
+)
+def test_invalid_utf8_in_a_complete_line_is_refused_with_file_and_line_never_replaced(
+    tmp_path: Path, content: bytes, line: int
+) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(content)
+    with pytest.raises(StudyError, match=rf"log\.jsonl: line {line} is not valid UTF-8"):
+        read_jsonl(log, Row)
+
+
+def test_a_crash_inside_a_multibyte_character_is_a_torn_line_not_an_encoding_error(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_bytes('{"key":"a","n":1}\n{"key":"é'.encode()[:-1])  # cut between the two bytes of é
+    read = read_jsonl(log, Row)
+    assert [r.key for r in read.records] == ["a"] and read.torn_tail
+    append_jsonl(log, [Row(key="b", n=2)])
+    assert [r.key for r in read_jsonl(log, Row).records] == ["a", "b"]

@@ -4,6 +4,13 @@ A study is worth days of model time, so no write may leave a half-written file b
 written to a temporary file in the same directory, fsynced and renamed over the target; logs are JSONL to
 which only complete lines are appended and fsynced. A crash can therefore leave at most one torn last line in a
 log, which readers report and skip and the next append repairs.
+
+What counts as complete is decided once (`_complete`) and shared by the reader and the repair: a line is a
+record when it is valid UTF-8 and parses as JSON, whether or not its newline made it to disk (a person's editor
+may drop it). The reader counts such a last line, and the repair gives it its newline instead of cutting it, so
+a record the reader counted is never dropped by the next append. Anything else after the last newline is a torn
+write: reported, skipped, and cut before the next append. Invalid UTF-8 in a complete line is refused with the
+file and line, never silently replaced.
 """
 
 from __future__ import annotations
@@ -61,12 +68,22 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def _dumps(data: Any, **options: Any) -> str:
+    """JSON as readable UTF-8; text with a lone surrogate (which UTF-8 cannot hold) is \\u-escaped instead."""
+    text = json.dumps(data, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, **options)
+    return text
+
+
 def dumps_line(obj: Any) -> str:
-    return json.dumps(to_jsonable(obj), ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    return _dumps(to_jsonable(obj), separators=(",", ":"), sort_keys=False)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(to_jsonable(obj), ensure_ascii=False, indent=2) + "\n")
+    atomic_write_text(path, _dumps(to_jsonable(obj), indent=2) + "\n")
 
 
 def read_json(path: Path, model: type[M]) -> M:
@@ -86,8 +103,19 @@ def read_json(path: Path, model: type[M]) -> M:
         raise StudyError(f"{path}: not valid JSON ({err}); delete it and re-run the step that writes it") from err
 
 
+def _complete(line: bytes) -> bool:
+    """Whether a line holds a whole record: valid UTF-8 that parses as JSON. A write cut short never does (a
+    record is a JSON object, and no proper prefix of one parses), so this tells a torn tail from a record."""
+    try:
+        json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return True
+
+
 def _repair_torn_tail(path: Path) -> None:
-    """Cut an incomplete last line (left by a crash mid-write) so the next append starts on a fresh line."""
+    """Make the file end on a line boundary before an append: a complete last record gets its missing newline,
+    an incomplete one (left by a crash mid-write) is cut."""
     with path.open("rb+") as handle:
         handle.seek(0, os.SEEK_END)
         size = handle.tell()
@@ -96,7 +124,7 @@ def _repair_torn_tail(path: Path) -> None:
         handle.seek(size - 1)
         if handle.read(1) == b"\n":
             return
-        # Walk back to the last newline; everything after it is the torn record.
+        # Walk back to the last newline; everything after it is the last line.
         pos = size - 1
         chunk = 4096
         while pos > 0:
@@ -110,8 +138,13 @@ def _repair_torn_tail(path: Path) -> None:
             pos = start
         else:
             keep = 0
-        log.warning("%s: dropping a torn last line (%d bytes) left by an interrupted write", path, size - keep)
-        handle.truncate(keep)
+        handle.seek(keep)
+        if _complete(handle.read(size - keep)):
+            handle.seek(size)
+            handle.write(b"\n")
+        else:
+            log.warning("%s: dropping a torn last line (%d bytes) left by an interrupted write", path, size - keep)
+            handle.truncate(keep)
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -141,30 +174,40 @@ class JsonlRead:
 
 
 def read_jsonl(path: Path, model: type[M] | None = None) -> JsonlRead:
-    """Read every complete line; a torn last line is reported, a corrupt middle line is an error."""
+    """Read every complete line (the last one too, with or without its newline); a torn last line is reported
+    and skipped; a corrupt line anywhere else, a complete line that is not a valid record, and invalid UTF-8
+    are errors naming the file and line."""
     result = JsonlRead()
     if not path.exists():
         return result
-    raw = path.read_text(encoding="utf-8", errors="replace")
-    lines = raw.split("\n")
-    ends_clean = raw.endswith("\n") or raw == ""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise StudyError(f"{path}: cannot be read ({err.strerror}); check that it is a readable file") from err
+    lines = raw.split(b"\n")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        is_last = number == len(lines) and not ends_clean
+        if number == len(lines) and not _complete(line):  # after the last newline: a torn write
+            result.torn_tail = True
+            result.warnings.append(
+                f"{path}: line {number} is incomplete (an interrupted write); it was skipped and will be redone"
+            )
+            continue
         try:
-            data = json.loads(line)
-            record = model.model_validate(data) if model is not None else data
-        except (ValueError, ValidationError) as err:
-            if is_last:
-                result.torn_tail = True
-                result.warnings.append(
-                    f"{path}: line {number} is incomplete (an interrupted write); it was skipped and will be redone"
-                )
-                continue
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
             raise StudyError(
-                f"{path}: line {number} is not a valid record ({str(err).splitlines()[0]}); "
-                "fix or delete that line, then re-run"
+                f"{path}: line {number} is not valid UTF-8 (byte {err.start + 1} of the line); the tool never "
+                "guesses at text it reads back — re-save that line as UTF-8 or delete it, then re-run"
+            ) from None
+        try:
+            data = json.loads(text)
+            record = model.model_validate(data) if model is not None else data
+        except (ValueError, ValidationError, RecursionError) as err:
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise StudyError(
+                f"{path}: line {number} is not a valid record ({first}); fix or delete that line, then re-run"
             ) from err
         result.records.append(record)
     return result

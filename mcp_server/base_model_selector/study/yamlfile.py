@@ -93,6 +93,8 @@ def parse_yaml_text(text: str, name: str) -> tuple[Any, yaml.Node | None]:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"{name}{where}: not valid YAML: {problem}; fix the syntax and retry") from err
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply to read; a person-written file never needs that") from None
     return data, root
 
 
