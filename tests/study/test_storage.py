@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -155,3 +158,32 @@ def test_a_crash_inside_a_multibyte_character_is_a_torn_line_not_an_encoding_err
     assert [r.key for r in read.records] == ["a"] and read.torn_tail
     append_jsonl(log, [Row(key="b", n=2)])
     assert [r.key for r in read_jsonl(log, Row).records] == ["a", "b"]
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_an_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path: Path, umask_022: None) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("ours")
+    notes.chmod(0o664)  # group-writable, as a team keeps a shared file
+    atomic_write_text(notes, "new text")
+    assert notes.read_text() == "new text" and stat.S_IMODE(notes.stat().st_mode) == 0o664
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_a_new_file_follows_the_umask_like_any_file_a_program_creates(tmp_path: Path, umask: int, mode: int) -> None:
+    previous = os.umask(umask)
+    try:
+        atomic_write_json(tmp_path / "new.json", {"a": 1})
+        append_jsonl(tmp_path / "new.jsonl", [{"a": 1}])
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "new.jsonl").stat().st_mode) == mode

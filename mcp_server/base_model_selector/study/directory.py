@@ -8,6 +8,7 @@ any path that would escape the study directory or the declared docs path (tool a
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 
 from base_model_selector.study import storage
 from base_model_selector.study.config import StudyConfig
-from base_model_selector.study.errors import ConfigError, PathRefused, StudyError
+from base_model_selector.study.errors import ConfigError, PathRefused, StudyError, from_os_error
 from base_model_selector.study.types import Selection
 from base_model_selector.study.yamlfile import load_yaml_model
 
@@ -26,6 +27,15 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_STUDY_DIR = "base-model-eval"
 STUDY_FILE = "study.yaml"
+
+
+def plain_path(text: str | Path, what: str) -> str:
+    """`text` if it can name a file: a NUL byte (which no filesystem allows, and which an agent's argument may
+    carry) is refused naming the argument, instead of failing deep inside the OS call."""
+    text = str(text)
+    if "\x00" in text:
+        raise PathRefused(f"{what} {text!r} contains a NUL byte; pass a plain path")
+    return text
 
 
 def model_slug(tag: str) -> str:
@@ -96,7 +106,7 @@ class Study:
     # ----------------------------------------------------------------- opening
     @classmethod
     def open(cls, directory: str | Path | None = None) -> Study:
-        root = Path(directory or DEFAULT_STUDY_DIR).expanduser()
+        root = Path(plain_path(directory or DEFAULT_STUDY_DIR, "study directory")).expanduser()
         if root.exists() and not root.is_dir():
             raise StudyError(f"{root}: is a file, not a study directory; pass --study DIR pointing at a directory")
         study_yaml = root / STUDY_FILE
@@ -128,7 +138,7 @@ class Study:
         declared = (self.root / self.config.docs_path).resolve()
         if override is None:
             return declared
-        candidate = Path(override)
+        candidate = Path(plain_path(override, "docs path"))
         if not candidate.is_absolute():
             candidate = self.root / candidate
         resolved = candidate.resolve()
@@ -182,9 +192,7 @@ def _is_within(path: Path, root: Path) -> bool:
 
 def resolve_inside(root: Path, relative: str | Path) -> Path:
     """`root / relative`, resolved through symlinks; refused when it leaves `root`."""
-    text = str(relative)
-    if "\x00" in text:
-        raise PathRefused(f"path {text!r} contains a NUL byte")
+    text = plain_path(relative, "path")
     root = root.resolve()
     candidate = Path(text).expanduser()
     resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
@@ -210,7 +218,7 @@ def init_study(
     """Write a commented study.yaml that a person can edit; never overwrite one unless `force`."""
     from base_model_selector.study import templating
 
-    root = Path(directory).expanduser()
+    root = Path(plain_path(directory, "study directory")).expanduser()
     if root.exists() and not root.is_dir():
         raise StudyError(f"{root}: is a file; choose a directory for the study")
     study_yaml = root / STUDY_FILE
@@ -234,7 +242,7 @@ def init_study(
         root.mkdir(parents=True, exist_ok=True)
         storage.atomic_write_text(study_yaml, text)
     except OSError as err:
-        raise StudyError(f"{root}: not writable ({err.strerror}); choose another directory") from err
+        raise from_os_error(err) from err
     return study_yaml
 
 
@@ -242,6 +250,8 @@ def active_model(study: Study, override: str | None = None) -> str | None:
     """The model under test: an explicit one, else the primary chosen in step 2."""
     override = (override or "").strip()
     if override:
+        if any(unicodedata.category(ch)[0] == "C" for ch in override):
+            raise StudyError(f"model tag {override!r} contains control characters; pass the tag `ollama list` shows")
         return override
     selection = study.read_json(study.paths.selection, Selection)
     if selection is None:

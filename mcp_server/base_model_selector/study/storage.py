@@ -16,10 +16,12 @@ file and line, never silently replaced.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
-import tempfile
+import secrets
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from base_model_selector.study.errors import StudyError, StudyLocked
+from base_model_selector.study.errors import StudyError, StudyLocked, from_os_error
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +47,54 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see either the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace `path` with `text` so that readers see either the old or the new file, never a mix.
+
+    The file keeps the mode (and, where allowed, the owner) of the one it replaces, so a team's 0664 notes.md
+    stays 0664; a new file gets the usual mode for the user's umask, like any file an editor creates. A failure
+    of the disk or of permissions is a `StudyNotWritable` naming the file and the fix.
+    """
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temporary(path)
+    except OSError as err:
+        raise from_os_error(err, path) from err
+    try:
+        _copy_ownership(fd, path)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
+        tmp.replace(path)
+    except BaseException as err:
         with contextlib.suppress(OSError):
-            Path(tmp).unlink()
+            tmp.unlink()
+        if isinstance(err, OSError):
+            raise from_os_error(err, path) from err
         raise
     _fsync_dir(path.parent)
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new, exclusive temporary file next to `path`; created with mode 0666 so the umask applies, as it does to
+    any file a program creates (mkstemp's fixed 0600 would make every study file private)."""
+    for _attempt in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(path.parent))
+
+
+def _copy_ownership(fd: int, path: Path) -> None:
+    """Give the temporary file the mode, owner and group of the file it will replace, if there is one."""
+    try:
+        current = path.stat()
+    except OSError:  # no file yet (or unreadable): the umask decides, as for any new file
+        return
+    os.fchmod(fd, stat.S_IMODE(current.st_mode))
+    with contextlib.suppress(OSError):  # only root may give a file away; others keep their own ownership
+        os.fchown(fd, current.st_uid, current.st_gid)
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -92,6 +128,8 @@ def read_json(path: Path, model: type[M]) -> M:
         return model.model_validate_json(path.read_bytes())
     except FileNotFoundError:
         raise
+    except OSError as err:
+        raise from_os_error(err, path) from err
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
@@ -154,13 +192,16 @@ def append_jsonl(path: Path, records: Iterable[Any]) -> int:
     lines = [dumps_line(r) + "\n" for r in records]
     if not lines:
         return 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        _repair_torn_tail(path)
-    with path.open("a", encoding="utf-8", newline="\n") as handle:
-        handle.write("".join(lines))
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            _repair_torn_tail(path)
+        with path.open("a", encoding="utf-8", newline="\n") as handle:
+            handle.write("".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        raise from_os_error(err, path) from err
     return len(lines)
 
 
@@ -183,7 +224,7 @@ def read_jsonl(path: Path, model: type[M] | None = None) -> JsonlRead:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise StudyError(f"{path}: cannot be read ({err.strerror}); check that it is a readable file") from err
+        raise from_os_error(err, path) from err
     lines = raw.split(b"\n")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -228,8 +269,11 @@ class StudyLock:
     def hold(self, purpose: str) -> Iterator[None]:
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:  # the first write of every step: an unwritable study is named here
+            raise from_os_error(err, self.path) from err
         try:
             deadline = time.monotonic() + self.wait_s
             while True:
