@@ -10,6 +10,8 @@ finished study makes no model calls at all (the facts are re-checked only when t
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -163,10 +165,10 @@ async def evaluate(
             return result(assessed.next_action, complete=False)
 
     await display.show(5, 0.0, "deciding")
-    decision = decide(study, tag)
+    decision = await asyncio.to_thread(decide, study, tag)  # sync steps take the lock off the event loop
     stages.append(StageOutcome(stage="decide", status="done", summary=decision.summary()))
     await display.show(6, 0.0, "writing the document")
-    doc = write_decision_doc(study, tag, html=html)
+    doc = await asyncio.to_thread(functools.partial(write_decision_doc, study, tag, html=html))
     stages.append(StageOutcome(stage="document", status="done", summary=doc.summary()))
     await display.show(len(STAGES), 0.0, "finished")
     next_action = (

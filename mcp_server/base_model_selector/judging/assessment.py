@@ -96,7 +96,7 @@ async def assess_responses(
     report: EngineReport | None = None
     agreement_result = None
     sample = agreement_mod.sample_fraction(cfg.agreement_sample, agreement, agreement_sample)
-    with study.locked(f"assess {inputs.model}"):
+    async with study.locked_async(f"assess {inputs.model}"):
         if mode == "agent" or not inputs.rubric.criteria:
             key_of: KeyFn = agent_judge.agent_key_fn(inputs)
             label = "agent" if inputs.rubric.criteria else "checks"

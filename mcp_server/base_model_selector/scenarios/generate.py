@@ -273,7 +273,7 @@ async def generate_scenarios(
     """
     started = time.perf_counter()
     taxonomy = load_taxonomy(study.paths.taxonomy_yaml)
-    plan, replanned = current_plan(study, taxonomy, n)
+    plan, replanned = await asyncio.to_thread(current_plan, study, taxonomy, n)  # may plan: takes the lock
     tag, warnings = generator_model(study, model, candidate)
     warnings = ([replanned] if replanned else []) + warnings + list(plan.warnings)
     cfg = study.config.scenarios
@@ -281,7 +281,7 @@ async def generate_scenarios(
     rejected: dict[str, int] = {}
     log_lock = asyncio.Lock()
 
-    with study.locked("generate scenarios"):
+    async with study.locked_async("generate scenarios"):
         existing = existing_scenarios(study)
         index = dedup_index(existing)
         filled = {s.slot for s in existing if s.slot}

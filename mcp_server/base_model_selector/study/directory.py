@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -156,7 +156,14 @@ class Study:
     # ----------------------------------------------------------------- writes
     @contextmanager
     def locked(self, purpose: str) -> Iterator[None]:
+        """Hold the study lock for a synchronous write (a worker thread or the CLI may wait in it)."""
         with self._lock.hold(purpose):
+            yield
+
+    @asynccontextmanager
+    async def locked_async(self, purpose: str) -> AsyncIterator[None]:
+        """Hold the study lock from async code: the wait never blocks the event loop."""
+        async with self._lock.hold_async(purpose):
             yield
 
     def write_json(self, path: Path, obj: Any) -> None:
