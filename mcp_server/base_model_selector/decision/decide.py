@@ -306,6 +306,7 @@ def rubric_info(rubric: Rubric) -> dict[str, CriterionInfo]:
 
 def decide(study: Study, model: str | None = None, *, decided_at: str | None = None) -> Decision:
     """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json."""
+    from base_model_selector.scenarios.generate import cells_text, unfilled_slots
     from base_model_selector.serving.pull import model_under_test
 
     model = model_under_test(study, model)
@@ -333,6 +334,12 @@ def decide(study: Study, model: str | None = None, *, decided_at: str | None = N
     if report.summary.pending:
         decision.warnings.append(
             f"{report.summary.pending} responses are still waiting for verdicts and are not in the pass rate"
+        )
+    unfilled, planned = unfilled_slots(study, scenarios)
+    if unfilled:
+        decision.warnings.append(
+            f"{len(unfilled)} of {planned} planned scenarios were never written ({cells_text(unfilled)}); the "
+            "pass rate covers the written ones only — write them with add_scenarios and re-run to include them"
         )
     with study.locked(f"decide {model}"):
         study.write_json(study.paths.decision(model), decision)

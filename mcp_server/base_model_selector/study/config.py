@@ -148,6 +148,13 @@ class ScenarioConfig(Strict):
     temperature: float = Field(
         default=0.9, ge=0, le=2, description="Generator temperature: high enough for varied scenarios"
     )
+    min_share: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="evaluate goes on (with a warning) when at least this share of the planned scenarios was "
+        "written; below it, it stops before the baseline",
+    )
 
 
 class ResearchConfig(Strict):
