@@ -233,3 +233,21 @@ def test_defanged_notes_keep_ordinary_markdown() -> None:
     assert untrusted.md_defang(notes) == notes
     fenced = "```html\n<img src=x> ![x](y)\n```"
     assert untrusted.md_defang(fenced) == fenced, "code blocks show Markdown, so they are left alone"
+
+
+def test_clean_data_cleans_every_string_in_a_result_and_keeps_its_type() -> None:
+    from pydantic import BaseModel
+
+    class Inner(BaseModel):
+        text: str
+
+    class Result(BaseModel):
+        items: list[Inner]
+        by_key: dict[str, str]
+        count: int
+
+    raw = Result(items=[Inner(text="a\u202eb\nc\x1b[0m")], by_key={"k\x07": "v\u2066"}, count=3)
+    cleaned = untrusted.clean_data(raw)
+    assert isinstance(cleaned, Result) and isinstance(cleaned.items[0], Inner)
+    assert cleaned.items[0].text == "a b\nc [0m" and cleaned.by_key == {"k ": "v "} and cleaned.count == 3
+    assert raw.items[0].text == "a\u202eb\nc\x1b[0m", "the original is not changed"

@@ -14,6 +14,9 @@ Cleaning:
   line/paragraph separators become newlines); otherwise they become spaces too.
 - `inert(text, limit, single_line=True)`: `clean`, whitespace collapsed, cut at `limit` characters with "…".
 - `inert_field(limit, single_line=True)`: the same as a pydantic validator, so a model cleans on every read.
+- `clean_data(value)`: every string inside a result (pydantic models, lists, dicts) cleaned as by
+  `clean(multiline=True)`: what the MCP server returns and the CLI prints never carries a terminal escape or a
+  bidi override, whichever step put the text there.
 
 Markdown (CommonMark and GitHub's tables):
 - `md_inline(text)`: one line that renders as exactly its literal text in a paragraph, table cell, list item
@@ -39,12 +42,14 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel
 
 __all__ = [
     "clean",
+    "clean_data",
     "html_link",
     "html_text",
     "inert",
@@ -89,6 +94,22 @@ def clean(text: object, *, multiline: bool = False) -> str:
         raw = _LINE_BREAKS.sub("\n", raw)
     kept = "".join(ch if _keep(ch, multiline) else " " for ch in raw)
     return unicodedata.normalize("NFC", kept)
+
+
+def clean_data(value: Any) -> Any:
+    """`value` with every string in it cleaned (newlines and tabs kept); pydantic models are copied, not
+    re-validated, so a result keeps its type and its schema."""
+    if isinstance(value, str):
+        return clean(value, multiline=True)
+    if isinstance(value, BaseModel):
+        return value.model_copy(update={name: clean_data(getattr(value, name)) for name in type(value).model_fields})
+    if isinstance(value, list):
+        return [clean_data(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(clean_data(item) for item in value)
+    if isinstance(value, dict):
+        return {clean_data(key): clean_data(item) for key, item in value.items()}
+    return value
 
 
 def inert(text: object, limit: int, *, single_line: bool = True) -> str:
