@@ -251,3 +251,12 @@ def test_clean_data_cleans_every_string_in_a_result_and_keeps_its_type() -> None
     assert isinstance(cleaned, Result) and isinstance(cleaned.items[0], Inner)
     assert cleaned.items[0].text == "a b\nc [0m" and cleaned.by_key == {"k ": "v "} and cleaned.count == 3
     assert raw.items[0].text == "a\u202eb\nc\x1b[0m", "the original is not changed"
+
+
+def test_clean_data_leaves_enum_members_alone() -> None:
+    from enum import Enum
+
+    class Band(str, Enum):
+        FINE_TUNE = "fine_tune"
+
+    assert untrusted.clean_data({"band": Band.FINE_TUNE})["band"] is Band.FINE_TUNE

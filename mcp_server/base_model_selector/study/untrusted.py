@@ -98,8 +98,9 @@ def clean(text: object, *, multiline: bool = False) -> str:
 
 def clean_data(value: Any) -> Any:
     """`value` with every string in it cleaned (newlines and tabs kept); pydantic models are copied, not
-    re-validated, so a result keeps its type and its schema."""
-    if isinstance(value, str):
+    re-validated, so a result keeps its type and its schema. Enum members (`str` subclasses) are the tool's own
+    constants and stay as they are."""
+    if type(value) is str:
         return clean(value, multiline=True)
     if isinstance(value, BaseModel):
         return value.model_copy(update={name: clean_data(getattr(value, name)) for name in type(value).model_fields})
