@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from base_model_selector.study.errors import StudyError, StudyLocked
+from base_model_selector.study.errors import StudyError, StudyLocked, from_os_error
 from base_model_selector.study.storage import (
     StudyLock,
     append_jsonl,
@@ -187,3 +188,19 @@ def test_a_new_file_follows_the_umask_like_any_file_a_program_creates(tmp_path: 
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == mode
     assert stat.S_IMODE((tmp_path / "new.jsonl").stat().st_mode) == mode
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        pytest.param(
+            PermissionError(errno.EACCES, "Permission denied", "/s/x.json"), "/s/x.json: not writable", id="acc"
+        ),
+        pytest.param(OSError(errno.EROFS, "Read-only file system", "/s/x.json"), "read-only file system", id="rofs"),
+        pytest.param(OSError(errno.ENOSPC, "No space left", "/s/x.json"), "the disk is full", id="full"),
+        pytest.param(IsADirectoryError(errno.EISDIR, "Is a directory", "/s/x.json"), "is a directory", id="dir"),
+    ],
+)
+def test_os_errors_become_one_line_naming_the_path_and_the_fix(error: OSError, message: str) -> None:
+    mapped = from_os_error(error)
+    assert isinstance(mapped, StudyError) and message in str(mapped) and "\n" not in str(mapped)

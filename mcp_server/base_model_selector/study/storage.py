@@ -307,7 +307,8 @@ class StudyLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:  # the first write of every step: an unwritable study is named here
-            raise from_os_error(err, self.path) from err
+            denied = err.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+            raise from_os_error(err, self.path.parent if denied else self.path) from err
 
     def _busy(self, fd: int) -> StudyLocked:
         holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
