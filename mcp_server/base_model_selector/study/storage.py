@@ -276,11 +276,8 @@ class StudyLock:
     def hold(self, purpose: str) -> Iterator[None]:
         fd = self._open()
         try:
-            deadline = time.monotonic() + self.wait_s
-            while not _try_lock(fd):
-                if time.monotonic() >= deadline:
-                    raise self._busy(fd)
-                time.sleep(self.poll_s)
+            for pause in self._pauses(fd):
+                time.sleep(pause)
             with self._held(fd, purpose):
                 yield
         finally:
@@ -292,15 +289,21 @@ class StudyLock:
 
         fd = self._open()
         try:
-            deadline = time.monotonic() + self.wait_s
-            while not _try_lock(fd):
-                if time.monotonic() >= deadline:
-                    raise self._busy(fd)
-                await asyncio.sleep(self.poll_s)
+            for pause in self._pauses(fd):
+                await asyncio.sleep(pause)
             with self._held(fd, purpose):
                 yield
         finally:
             os.close(fd)
+
+    def _pauses(self, fd: int) -> Iterator[float]:
+        """How long to wait before each new try, until the lock is taken; StudyLocked once `wait_s` is up. The
+        caller sleeps the way its context allows (a thread blocks, a coroutine yields to the event loop)."""
+        deadline = time.monotonic() + self.wait_s
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise self._busy(fd)
+            yield self.poll_s
 
     def _open(self) -> int:
         try:
