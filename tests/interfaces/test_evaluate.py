@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import random
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,47 +19,8 @@ from base_model_selector.decision.document_check import check_document
 from base_model_selector.evaluate import evaluate
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
-from example_studies import copy_example
+from evaluate_fixture import CANDIDATE, JUDGE, edited, prepared_study, scripted
 from fakes import FakeOllama
-
-CANDIDATE = "gemma3:270m"  # pullable, not present: evaluate must pull it
-JUDGE = "llama3.1:8b"
-_VOCABULARY = (
-    "invoice refund login export bank stripe crash sync reminder currency payroll owner template tax csv api key "
-    "android iphone slow error duplicate vat plan trial upgrade downgrade cancel charge receipt backup code phone "
-    "team role access report balance shopify zapier webhook limit pdf logo overdue client email spam bounce"
-)
-WORDS = _VOCABULARY.split()
-
-
-def scripted(request: dict[str, Any]) -> Any:
-    """Judge → a schema-valid verdict (about one NO in six); baseline → an answer; generator → a user message."""
-    messages = request["messages"]
-    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
-    if isinstance(request.get("format"), dict):
-        answer = "NO" if digest[0] < 43 else "YES"
-        why = "The reply ignores the refund policy." if answer == "NO" else "The reply meets the criterion."
-        return {"reasoning": why, "answer": answer}
-    rng = random.Random(digest)
-    if messages[0]["role"] == "system":
-        return "Thanks for reaching out! " + " ".join(rng.choice(WORDS) for _ in range(25)) + "."
-    return "my " + " ".join(rng.choice(WORDS) for _ in range(14)) + "?"
-
-
-def prepared_study(root: Path, url: str, example: str = "customer-support", n: int = 8) -> Study:
-    copy_example(example, root)
-    study_yaml = root / "study.yaml"
-    text = study_yaml.read_text(encoding="utf-8")
-    for old, new in (
-        ("hosts: []", f'hosts: ["{url}"]'),
-        ("n: 50", f"n: {n}"),
-        ("model: null", f'model: "{JUDGE}"'),
-        ("max_retries: 4", "max_retries: 1"),
-    ):
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    study_yaml.write_text(text, encoding="utf-8")
-    return Study.open(root)
 
 
 def test_evaluate_runs_an_example_study_end_to_end_and_a_second_run_makes_no_model_calls(
@@ -78,13 +40,41 @@ def test_evaluate_runs_an_example_study_end_to_end_and_a_second_run_makes_no_mod
     text = doc_path.read_text(encoding="utf-8")
     assert check_document(text) == []
     _assert_numbers_match_the_assessments_on_disk(study, text)
+    assert f"| Scenarios | n=8, seed=13; generator {JUDGE} (8) |" in text, "the generator as recorded, not guessed"
 
+    before = _snapshot(study.root)
     runner = CliRunner()
     second = runner.invoke(app, ["evaluate", str(study.root), "--model", CANDIDATE])
     assert second.exit_code == 0, second.output
     assert fake_ollama.chat_count == calls, "a finished study must not call the model again"
     assert re.search(r"\[skipped\] baseline", second.output) and re.search(r"\[skipped\] assess", second.output)
     assert check_document(doc_path.read_text(encoding="utf-8")) == []
+    assert _snapshot(study.root) == before, "a second evaluate of a finished study changes no byte"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file's sha256 and modification time (the lock file is the lock's own business)."""
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".study.lock"
+    }
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_committed_study_stays_clean_in_git_after_a_second_evaluate(tmp_path: Path, fake_ollama: FakeOllama) -> None:
+    """Files a team commits showed a diff after a second evaluate that only changed timestamps."""
+    fake_ollama.responder = scripted
+    fake_ollama.add_model(CANDIDATE)
+    study = prepared_study(tmp_path / "s", fake_ollama.url, n=4)
+    assert asyncio.run(evaluate(study, CANDIDATE, html=True)).complete
+    git = ["git", "-C", str(study.root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "evaluated"], check=True)
+    assert asyncio.run(evaluate(Study.open(study.root), CANDIDATE, html=True)).complete
+    status = subprocess.run([*git, "status", "--porcelain"], check=True, capture_output=True, text=True).stdout
+    assert status == ""
 
 
 def _assert_numbers_match_the_assessments_on_disk(study: Study, text: str) -> None:
@@ -143,10 +133,7 @@ def test_evaluate_with_the_agent_as_judge_stops_after_the_baseline_and_says_what
 ) -> None:
     fake_ollama.responder = scripted
     fake_ollama.add_model(CANDIDATE)
-    study = prepared_study(tmp_path / "s", fake_ollama.url, n=3)
-    study_yaml = study.paths.study_yaml
-    study_yaml.write_text(study_yaml.read_text(encoding="utf-8").replace("mode: llm", "mode: agent"), "utf-8")
-    study = Study.open(study.root)
+    study = edited(prepared_study(tmp_path / "s", fake_ollama.url, n=3), ("mode: llm", "mode: agent"))
 
     result = asyncio.run(evaluate(study, CANDIDATE))
     assert not result.complete
@@ -212,19 +199,15 @@ def test_evaluate_goes_on_with_a_warning_when_enough_planned_scenarios_were_writ
     fake_ollama.responder = failing_for(*failing)
     study = prepared_study(tmp_path / "customer-support", fake_ollama.url, n=10)
     if min_share is not None:
-        text = study.paths.study_yaml.read_text(encoding="utf-8")
-        study.paths.study_yaml.write_text(text.replace("  n: 10\n", f"  n: 10\n  min_share: {min_share}\n"))
-        study = Study.open(study.root)
+        study = edited(study, ("  n: 10\n", f"  n: 10\n  min_share: {min_share}\n"))
 
     result = asyncio.run(evaluate(study, CANDIDATE))
 
     written = f"only {10 - len(failing)} of 10 planned scenarios were written"
     assert result.complete is complete, result.summary()
-    scenarios_stage = next(s for s in result.stages if s.stage == "scenarios")
+    summary = next(s for s in result.stages if s.stage == "scenarios").summary
     for subtopic in failing:
-        assert (
-            subtopic in scenarios_stage.summary and "all 4 replies were unusable (empty ×4)" in scenarios_stage.summary
-        )
+        assert subtopic in summary and "all 4 replies were unusable (empty ×4)" in summary
     if complete:
         assert any(written in w and "password reset" in w for w in result.warnings), result.warnings
         decision = json.loads(study.paths.decision(CANDIDATE).read_text(encoding="utf-8"))
@@ -233,3 +216,18 @@ def test_evaluate_goes_on_with_a_warning_when_enough_planned_scenarios_were_writ
     else:
         assert written in result.next_action and "scenarios.min_share (90%)" in result.next_action
         assert not study.paths.responses(CANDIDATE).exists()
+
+
+def test_the_document_names_the_generator_that_wrote_the_scenarios_as_recorded(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    """With no judge or generator model set, the candidate wrote the scenarios; the document once said 'none'."""
+    fake_ollama.responder = scripted
+    fake_ollama.add_model(CANDIDATE)
+    study = edited(prepared_study(tmp_path / "s", fake_ollama.url, n=3), (f'model: "{JUDGE}"', "model: null"))
+    assert asyncio.run(evaluate(study, CANDIDATE)).complete
+    from base_model_selector.decision.report import write_decision_doc
+
+    write_decision_doc(edited(study, ("generator_model: null", 'generator_model: "x:1b"')), CANDIDATE)
+    text = study.docs_path().read_text(encoding="utf-8")
+    assert f"| Scenarios | n=3, seed=13; generator {CANDIDATE} (3) |" in text

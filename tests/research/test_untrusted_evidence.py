@@ -61,7 +61,10 @@ def test_planted_evidence_is_cleaned_on_read_and_escaped_in_the_comparison_table
     for result in (research, table):
         assert_no_unsafe_characters(result.structured_content)
         assert "verified by the maintainers" not in json.dumps(result.structured_content)
-    evidence = [e for c in research.structured_content["candidates"] for e in c["evidence"]]
+    stored = json.loads((study_dir / "research" / "candidates.json").read_text(encoding="utf-8"))
+    assert_no_unsafe_characters(stored)
+    assert "verified by the maintainers" not in json.dumps(stored)
+    evidence = [e for c in stored["candidates"] for e in c["evidence"]]
     assert [e["url"] for e in evidence] == ["https://blog.example.org/qwen3-8b"], "a non-web URL is not evidence"
     assert evidence[0]["flags"] == [webtext.INSTRUCTION_FLAG], "flags are the tool's own, recomputed on read"
     assert any("not an http(s) URL" in note for note in research.structured_content["notes"])

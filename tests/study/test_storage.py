@@ -21,6 +21,8 @@ from base_model_selector.study.storage import (
     atomic_write_text,
     read_json,
     read_jsonl,
+    write_json_if_changed,
+    write_text_if_changed,
 )
 
 
@@ -204,3 +206,17 @@ def test_a_new_file_follows_the_umask_like_any_file_a_program_creates(tmp_path: 
 def test_os_errors_become_one_line_naming_the_path_and_the_fix(error: OSError, message: str) -> None:
     mapped = from_os_error(error)
     assert isinstance(mapped, StudyError) and message in str(mapped) and "\n" not in str(mapped)
+
+
+def test_a_derived_file_is_rewritten_only_when_its_content_changes_not_its_timestamps(tmp_path: Path) -> None:
+    target = tmp_path / "summary.json"
+    assert write_json_if_changed(target, {"n": 3, "created_at": "2025-01-01T00:00:00+00:00", "rows": [{"at": 1}]})
+    stamp = target.stat().st_mtime_ns
+    later = {"n": 3, "created_at": "2026-06-06T00:00:00+00:00", "rows": [{"at": 1}]}
+    assert not write_json_if_changed(target, later)
+    assert target.stat().st_mtime_ns == stamp and "2025-01-01" in target.read_text(), "the old time stays"
+    assert write_json_if_changed(target, later | {"n": 4})
+    assert json.loads(target.read_text())["created_at"].startswith("2026"), "new content, new time"
+    assert write_text_if_changed(tmp_path / "doc.md", "# A\n")
+    assert not write_text_if_changed(tmp_path / "doc.md", "# A\n")
+    assert write_text_if_changed(tmp_path / "doc.md", "# B\n")

@@ -66,13 +66,14 @@ __all__ = [
 
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 # Escaped wherever they appear: each can open a code span, emphasis, link, image, autolink, HTML, table cell,
-# strikethrough, math or heading. `_` only matters next to a non-alphanumeric (intraword `_` is inert, so
-# `num_predict` stays readable) and `&` only before something that reads as an entity.
+# strikethrough or math. `_` only matters next to a non-alphanumeric (intraword `_` is inert, so `num_predict`
+# stays readable), `&` only before something that reads as an entity, and `#` only where it makes or closes a
+# heading: at the start and in a trailing run (so "ranked #1" stays as written).
 _MD_SPECIAL = re.compile(
-    r"[\\`*\[\]<|~$#]|(?<![^\W_])_|_(?![^\W_])|&(?=#\d+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)"
+    r"[\\`*\[\]<|~$]|(?<![^\W_])_|_(?![^\W_])|&(?=#\d+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)|#(?=#*$)"
 )
 # Block markers that only act at the start of a line (or of a list item's or a quote's content).
-_MD_LINE_START = re.compile(r"^(?:(\d{1,9})([.)])(?=\s|$)|([>=])|([-+])(?=[\s+-]|$))")
+_MD_LINE_START = re.compile(r"^(?:(\d{1,9})([.)])(?=\s|$)|([>=#])|([-+])(?=[\s+-]|$))")
 _URL_UNSAFE = re.compile(r"[\s()<>\[\]`\"'\\|{}^]")
 _WEB_SCHEMES = frozenset({"http", "https"})
 
