@@ -360,6 +360,7 @@ def decide(
     judge has not covered every item (`k of n items judged`), or when the assessments no longer match the
     verdicts, rubric or responses. Re-deciding with nothing changed writes nothing.
     """
+    from base_model_selector.scenarios.generate import cells_text, unfilled_slots
     from base_model_selector.serving.pull import model_under_test
 
     model = model_under_test(study, model)
@@ -382,6 +383,12 @@ def decide(
     decision.assessments_sha256 = hashlib.sha256(study.paths.assessments(model).read_bytes()).hexdigest()
     if decided_at is not None:
         decision.decided_at = decided_at
+    unfilled, planned = unfilled_slots(study, scenarios)
+    if unfilled:
+        decision.warnings.append(
+            f"{len(unfilled)} of {planned} planned scenarios were never written ({cells_text(unfilled)}); the "
+            "pass rate covers the written ones only — write them with add_scenarios and re-run to include them"
+        )
     path = study.paths.decision(model)
     with study.locked(f"decide {model}"):
         if not study.write_json(path, decision):

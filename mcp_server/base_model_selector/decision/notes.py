@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from base_model_selector.study.errors import StudyError
+from base_model_selector.study.yamlfile import read_config_text
 
 QUALITATIVE = "Qualitative notes"
 PATTERNS = "Failure patterns"
@@ -81,10 +82,7 @@ def read_notes_text(path: Path) -> str:
     """notes.md as text ('' when absent), naming the file when it cannot be read."""
     if not path.exists():
         return ""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise StudyError(f"{path}: cannot be read ({err}); fix or delete it") from err
+    return read_config_text(path, shown=str(path), expected="the team's notes (Markdown)")
 
 
 def merge_notes(

@@ -8,8 +8,9 @@ any path that would escape the study directory or the declared docs path (tool a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+import unicodedata
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from base_model_selector.study import storage
 from base_model_selector.study.config import BackendKind, StudyConfig
-from base_model_selector.study.errors import ConfigError, Fix, PathRefused, StudyError
+from base_model_selector.study.errors import ConfigError, Fix, PathRefused, StudyError, from_os_error
 from base_model_selector.study.examples import example_files
 from base_model_selector.study.settings import MISSING, apply_settings
 from base_model_selector.study.types import Selection
@@ -28,6 +29,15 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_STUDY_DIR = "base-model-eval"
 STUDY_FILE = "study.yaml"
+
+
+def plain_path(text: str | Path, what: str) -> str:
+    """`text` if it can name a file: a NUL byte (which no filesystem allows, and which an agent's argument may
+    carry) is refused naming the argument, instead of failing deep inside the OS call."""
+    text = str(text)
+    if "\x00" in text:
+        raise PathRefused(f"{what} {text!r} contains a NUL byte; pass a plain path")
+    return text
 
 
 def model_slug(tag: str) -> str:
@@ -102,7 +112,7 @@ class Study:
     # ----------------------------------------------------------------- opening
     @classmethod
     def open(cls, directory: str | Path | None = None) -> Study:
-        root = Path(directory or DEFAULT_STUDY_DIR).expanduser()
+        root = Path(plain_path(directory or DEFAULT_STUDY_DIR, "study directory")).expanduser()
         if root.exists() and not root.is_dir():
             raise StudyError(
                 f"{root}: is a file, not a study directory",
@@ -134,7 +144,7 @@ class Study:
         declared = (self.root / self.config.docs_path).resolve()
         if override is None:
             return declared
-        candidate = Path(override)
+        candidate = Path(plain_path(override, "docs path"))
         if not candidate.is_absolute():
             candidate = self.root / candidate
         resolved = candidate.resolve()
@@ -152,6 +162,7 @@ class Study:
     def readable(self, path: str | Path, *, also: Path) -> Path:
         """A file an untrusted caller names to read: inside the study or inside `also` (the client's working
         directory), nowhere else. A relative path is looked up in the study first, then in `also`."""
+        path = plain_path(path, "path")
         try:
             inside_study = resolve_inside(self.root, path)
         except PathRefused:
@@ -169,7 +180,14 @@ class Study:
     # ----------------------------------------------------------------- writes
     @contextmanager
     def locked(self, purpose: str) -> Iterator[None]:
+        """Hold the study lock for a synchronous write (a worker thread or the CLI may wait in it)."""
         with self._lock.hold(purpose):
+            yield
+
+    @asynccontextmanager
+    async def locked_async(self, purpose: str) -> AsyncIterator[None]:
+        """Hold the study lock from async code: the wait never blocks the event loop."""
+        async with self._lock.hold_async(purpose):
             yield
 
     def write_json(self, path: Path, obj: Any) -> bool:
@@ -207,9 +225,7 @@ def _is_within(path: Path, root: Path) -> bool:
 
 def resolve_inside(root: Path, relative: str | Path) -> Path:
     """`root / relative`, resolved through symlinks; refused when it leaves `root`."""
-    text = str(relative)
-    if "\x00" in text:
-        raise PathRefused(f"path {text!r} contains a NUL byte")
+    text = plain_path(relative, "path")
     root = root.resolve()
     candidate = Path(text).expanduser()
     resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
@@ -266,7 +282,7 @@ def init_study(
     """
     from base_model_selector.study import templating
 
-    root = Path(directory).expanduser()
+    root = Path(plain_path(directory, "study directory")).expanduser()
     if root.exists() and not root.is_dir():
         raise StudyError(f"{root}: is a file; choose a directory for the study")
     study_yaml = root / STUDY_FILE
@@ -326,7 +342,7 @@ def init_study(
         Study(root.resolve(), config).system_prompt()  # a prompt file named in settings must exist
         storage.atomic_write_text(study_yaml, text)
     except OSError as err:
-        raise StudyError(f"{root}: not writable ({err.strerror}); choose another directory") from err
+        raise from_os_error(err) from err
     return study_yaml
 
 
@@ -359,7 +375,7 @@ def configure_study(directory: str | Path, settings: Mapping[str, Any]) -> Confi
 
     from base_model_selector.study.settings import flatten, read_key
 
-    root = Path(directory).expanduser()
+    root = Path(plain_path(directory, "study directory")).expanduser()
     study_yaml = root / STUDY_FILE
     if not study_yaml.is_file():
         raise StudyError(f"{study_yaml}: not found; create the study first", *ways_to_create(root))
@@ -387,6 +403,8 @@ def active_model(study: Study, override: str | None = None) -> str | None:
     """The model under test: an explicit one, else the primary chosen in step 2."""
     override = (override or "").strip()
     if override:
+        if any(unicodedata.category(ch)[0] == "C" for ch in override):
+            raise StudyError(f"model tag {override!r} contains control characters; pass the tag `ollama list` shows")
         return override
     selection = study.read_json(study.paths.selection, Selection)
     if selection is None:
