@@ -66,7 +66,8 @@ def init(
     written = "study.yaml" if not example else "study.yaml, system_prompt.md, taxonomy.yaml and rubric.yaml"
     emit(
         {"study_yaml": str(path)},
-        f"Wrote {written} in {path.parent}. Edit them, then run: base-model-selector --study {path.parent} status",
+        f"Wrote {written} in {path.parent}. Edit {'them' if example else 'it'}, then run: "
+        f"base-model-selector --study {path.parent} status",
     )
 
 
