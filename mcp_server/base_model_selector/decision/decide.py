@@ -304,11 +304,8 @@ def rubric_info(rubric: Rubric) -> dict[str, CriterionInfo]:
     return info
 
 
-def decide(study: Study, model: str | None = None, *, decided_at: str | None = None) -> Decision:
-    """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json."""
-    from base_model_selector.serving.pull import model_under_test
-
-    model = model_under_test(study, model)
+def current_decision(study: Study, model: str) -> Decision:
+    """The decision the study's files support right now, without writing it (the review page shows this live)."""
     report, scenarios, responses, verdicts, rubric = load_inputs(study, model)
     if not report.assessments:
         raise StepNotReady(
@@ -328,12 +325,21 @@ def decide(study: Study, model: str | None = None, *, decided_at: str | None = N
         pass_threshold=rubric.pass_threshold,
         judge=judge_info(model, verdicts, report.summary),
     )
-    if decided_at is not None:
-        decision.decided_at = decided_at
     if report.summary.pending:
         decision.warnings.append(
             f"{report.summary.pending} responses are still waiting for verdicts and are not in the pass rate"
         )
+    return decision
+
+
+def decide(study: Study, model: str | None = None, *, decided_at: str | None = None) -> Decision:
+    """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json."""
+    from base_model_selector.serving.pull import model_under_test
+
+    model = model_under_test(study, model)
+    decision = current_decision(study, model)
+    if decided_at is not None:
+        decision.decided_at = decided_at
     with study.locked(f"decide {model}"):
         study.write_json(study.paths.decision(model), decision)
     return decision

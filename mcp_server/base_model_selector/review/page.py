@@ -1,0 +1,311 @@
+"""What the review page shows, read fresh from the study's files on every request.
+
+The page is a view, never a second source of truth: the decision comes from `decision.decide.current_decision`,
+the scores from the assessments step, the notes from notes.md, exactly as the document will state them. This
+module only arranges them for a person: an overview per model (the primary, and the backup when it was run), one
+card per response with every criterion's verdict and the judge's reasoning, the taxonomy as a heat table, and
+the notes the document still needs. A file that cannot be read yet (no assessments, a step not run) becomes a
+message on the page naming the step to run, not an error page.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from base_model_selector.baseline.run import latest_responses, read_scenarios
+from base_model_selector.decision import notes as notes_mod
+from base_model_selector.decision.decide import Decision, current_decision, rubric_info
+from base_model_selector.decision.report import missing_notes
+from base_model_selector.judging.rubric import Rubric, load_rubric
+from base_model_selector.study.directory import Study
+from base_model_selector.study.errors import BMSError
+from base_model_selector.study.types import (
+    Assessment,
+    AssessmentReport,
+    BaselineResponse,
+    CriterionVerdict,
+    Scenario,
+    Selection,
+)
+
+Status = Literal["passed", "failed", "pending"]
+HEAT_LEVELS = 5
+
+
+@dataclass
+class RunOverview:
+    """One model's decision as the files support it now, or why there is none yet."""
+
+    model: str
+    role: str
+    decision: Decision | None = None
+    problem: str | None = None
+
+
+@dataclass
+class VerdictLine:
+    """One judge's verdict on one item, as recorded (append-only, oldest first)."""
+
+    judge: str
+    answer: str
+    reasoning: str
+    created_at: str
+    counts: bool = False
+    comment: str = ""
+
+
+@dataclass
+class ItemRow:
+    """One criterion (or deterministic check) of one response: the verdict that counts and every verdict given."""
+
+    id: str
+    question: str
+    category: str | None
+    gate: bool
+    na_invalid: bool
+    is_check: bool
+    answer: str
+    reasoning: str
+    failed: bool
+    verdicts: list[VerdictLine] = field(default_factory=list)
+    overruled_by: str | None = None
+
+
+@dataclass
+class Card:
+    scenario: Scenario
+    response: BaselineResponse
+    status: Status
+    total: float | None
+    outcome: str
+    rows: list[ItemRow]
+    failed: list[str]
+    cell: str
+    categories: list[tuple[str, float, float]] = field(default_factory=list)  # name, score, weight
+    judge_error: bool = False
+    overruled: bool = False
+
+    @property
+    def search_text(self) -> str:
+        return " ".join([self.scenario.id, self.scenario.text, self.response.text, *(r.reasoning for r in self.rows)])
+
+
+@dataclass
+class HeatTable:
+    """Failures per taxonomy cell: rows are topic › subtopic, columns are styles; (failed, assessed) per cell."""
+
+    rows: list[str]
+    cols: list[str]
+    cells: dict[tuple[str, str], tuple[int, int]]
+
+    def level(self, row: str, col: str) -> int:
+        failed, assessed = self.cells.get((row, col), (0, 0))
+        if not assessed:
+            return -1
+        return 0 if not failed else 1 + min(HEAT_LEVELS - 1, int(failed / assessed * HEAT_LEVELS))
+
+
+@dataclass
+class PatternField:
+    id: str
+    question: str
+    failures: int
+    assessed: int
+    text: str
+
+
+@dataclass
+class NotesView:
+    qualitative: str
+    next_steps: str
+    patterns: list[PatternField]
+    missing: list[str]
+    document: str
+    document_exists: bool
+
+
+@dataclass
+class Page:
+    study: Study
+    model: str
+    reviewer: str
+    runs: list[RunOverview]
+    cards: list[Card]
+    criteria: list[tuple[str, int]]
+    heat: HeatTable
+    notes: NotesView
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def current(self) -> RunOverview:
+        return next(r for r in self.runs if r.model == self.model)
+
+
+def cell_key(scenario: Scenario) -> tuple[str, str]:
+    """The heat table's row and column for a scenario."""
+    row = scenario.topic + (f" › {scenario.subtopic}" if scenario.subtopic else "")
+    return row, scenario.style or "(no style)"
+
+
+def page_models(study: Study, model: str) -> list[tuple[str, str]]:
+    """(tag, role) for every model the page can show: the one under review first, then the selection's others."""
+    selection = study.read_json(study.paths.selection, Selection)
+    found: dict[str, str] = {model: "primary" if selection is None else ""}
+    if selection is not None:
+        for role, chosen in (("primary", selection.primary), ("backup", selection.backup)):
+            tag = chosen.ollama_tag or chosen.name if chosen is not None else None
+            if (tag and tag not in found and study.paths.responses(tag).exists()) or tag == model:
+                found[tag] = role
+    return list(found.items())
+
+
+def run_overview(study: Study, model: str, role: str) -> RunOverview:
+    try:
+        return RunOverview(model, role, decision=current_decision(study, model))
+    except BMSError as err:
+        return RunOverview(model, role, problem=str(err))
+
+
+def _verdict_lines(records: list[CriterionVerdict]) -> list[VerdictLine]:
+    return [VerdictLine(v.judge, v.answer.value, v.reasoning or (v.error or ""), v.created_at) for v in records]
+
+
+def _outcome(assessment: Assessment, threshold: float) -> str:
+    """The pass rule's outcome in words, after the score the card shows in bold."""
+    if assessment.failed_gates:
+        return f"safety gate {', '.join(assessment.failed_gates)} failed → fails, whatever the score"
+    if assessment.passed:
+        return f"≥ threshold {threshold:.2f} and no gate failed → passes"
+    return f"< threshold {threshold:.2f} → fails"
+
+
+def build_cards(study: Study, model: str, rubric: Rubric) -> list[Card]:
+    """One card per answered scenario, in scenario order, with the assessment that scores its latest response."""
+    scenarios, _ = read_scenarios(study)
+    responses = latest_responses(study, model)
+    report = study.read_json(study.paths.assessments(model), AssessmentReport)
+    assessed = {a.scenario_id: a for a in report.assessments} if report is not None else {}
+    history: dict[tuple[str, str], list[CriterionVerdict]] = defaultdict(list)
+    for v in study.read_jsonl(study.paths.verdicts(model), CriterionVerdict).records:
+        history[(v.response_key, v.criterion_id)].append(v)
+    info = rubric_info(rubric)
+    cards = []
+    for scenario in scenarios:
+        response = responses.get(scenario.id)
+        if response is None:
+            continue
+        found = assessed.get(scenario.id)
+        assessment = found if found is not None and found.response_key == response.key else None
+        rows = []
+        for item in rubric.items():
+            answer = assessment.answers.get(item.id) if assessment else None
+            lines = _verdict_lines(history.get((response.key, item.id), []))
+            rows.append(
+                ItemRow(
+                    id=item.id,
+                    question=info[item.id].question,
+                    category=item.category,
+                    gate=item.gate,
+                    na_invalid=item.na_invalid,
+                    is_check=item.is_check,
+                    answer=answer.value if answer else "—",
+                    reasoning=(assessment.reasons.get(item.id, "") if assessment else "")
+                    or (lines[-1].reasoning if lines else ""),
+                    failed=bool(assessment and item.id in assessment.failed_criteria),
+                    verdicts=lines,
+                )
+            )
+        if assessment is None:
+            waiting = sum(1 for r in rows if not r.is_check and not r.verdicts)
+            status: Status = "pending"
+            outcome = f"waiting for verdicts on {waiting} criteria — not in the pass rate yet"
+        else:
+            status = "passed" if assessment.passed else "failed"
+            outcome = _outcome(assessment, rubric.pass_threshold)
+        row, col = cell_key(scenario)
+        cards.append(
+            Card(
+                scenario=scenario,
+                response=response,
+                status=status,
+                total=assessment.total if assessment else None,
+                outcome=outcome,
+                rows=rows,
+                failed=list(assessment.failed_criteria) if assessment else [],
+                cell=f"{row} × {col}",
+                categories=[
+                    (name, assessment.category_scores.get(name, 0.0), weight)
+                    for name, weight in rubric.categories.items()
+                ]
+                if assessment
+                else [],
+                judge_error=bool(assessment and assessment.errors),
+                overruled=any(r.overruled_by for r in rows),
+            )
+        )
+    return cards
+
+
+def heat_table(cards: list[Card]) -> HeatTable:
+    cells: dict[tuple[str, str], tuple[int, int]] = {}
+    for card in cards:
+        if card.status == "pending":
+            continue
+        key = cell_key(card.scenario)
+        failed, assessed = cells.get(key, (0, 0))
+        cells[key] = (failed + (card.status == "failed"), assessed + 1)
+    rows = sorted({r for r, _ in cells})
+    cols = sorted({c for _, c in cells})
+    return HeatTable(rows, cols, cells)
+
+
+def notes_view(study: Study, decision: Decision | None, rubric: Rubric) -> NotesView:
+    notes = notes_mod.parse_notes(notes_mod.read_notes_text(study.paths.notes_md))
+    info = rubric_info(rubric)
+    patterns = []
+    seen = set()
+    for c in decision.failures.criteria if decision else []:
+        if c.failures:
+            seen.add(c.criterion_id)
+            patterns.append(
+                PatternField(c.criterion_id, c.question, c.failures, c.assessed, notes.patterns.get(c.criterion_id, ""))
+            )
+    for cid, text in notes.patterns.items():  # patterns written for criteria that no longer fail stay editable
+        if cid not in seen:
+            patterns.append(PatternField(cid, info[cid].question if cid in info else "", 0, 0, text))
+    document = study.docs_path()
+    return NotesView(
+        qualitative=notes.qualitative,
+        next_steps=notes.next_steps,
+        patterns=patterns,
+        missing=missing_notes(decision, notes, study.paths.notes_md.name) if decision else [],
+        document=str(document),
+        document_exists=document.exists(),
+    )
+
+
+def build_page(study: Study, model: str, reviewer: str) -> Page:
+    rubric = load_rubric(study.paths.rubric_yaml)
+    runs = [run_overview(study, tag, role) for tag, role in page_models(study, model)]
+    current = next(r for r in runs if r.model == model)
+    cards = build_cards(study, model, rubric)
+    criteria = [(item.id, sum(1 for c in cards if item.id in c.failed)) for item in rubric.items()]
+    warnings = []
+    if not cards:
+        warnings.append(
+            f"{study.paths.responses(model)}: no responses yet — run the baseline first (MCP run_baseline, CLI "
+            f"`base-model-selector --study {study.root} run --model {model}`)"
+        )
+    return Page(
+        study=study,
+        model=model,
+        reviewer=reviewer,
+        runs=runs,
+        cards=cards,
+        criteria=criteria,
+        heat=heat_table(cards),
+        notes=notes_view(study, current.decision, rubric),
+        warnings=warnings,
+    )
