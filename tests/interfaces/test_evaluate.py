@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import random
 import re
 from pathlib import Path
 from typing import Any
@@ -18,47 +16,8 @@ from base_model_selector.decision.document_check import check_document
 from base_model_selector.evaluate import evaluate
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
-from example_studies import copy_example
+from evaluate_fixture import CANDIDATE, JUDGE, prepared_study, scripted
 from fakes import FakeOllama
-
-CANDIDATE = "gemma3:270m"  # pullable, not present: evaluate must pull it
-JUDGE = "llama3.1:8b"
-_VOCABULARY = (
-    "invoice refund login export bank stripe crash sync reminder currency payroll owner template tax csv api key "
-    "android iphone slow error duplicate vat plan trial upgrade downgrade cancel charge receipt backup code phone "
-    "team role access report balance shopify zapier webhook limit pdf logo overdue client email spam bounce"
-)
-WORDS = _VOCABULARY.split()
-
-
-def scripted(request: dict[str, Any]) -> Any:
-    """Judge → a schema-valid verdict (about one NO in six); baseline → an answer; generator → a user message."""
-    messages = request["messages"]
-    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
-    if isinstance(request.get("format"), dict):
-        answer = "NO" if digest[0] < 43 else "YES"
-        why = "The reply ignores the refund policy." if answer == "NO" else "The reply meets the criterion."
-        return {"reasoning": why, "answer": answer}
-    rng = random.Random(digest)
-    if messages[0]["role"] == "system":
-        return "Thanks for reaching out! " + " ".join(rng.choice(WORDS) for _ in range(25)) + "."
-    return "my " + " ".join(rng.choice(WORDS) for _ in range(14)) + "?"
-
-
-def prepared_study(root: Path, url: str, example: str = "customer-support", n: int = 8) -> Study:
-    copy_example(example, root)
-    study_yaml = root / "study.yaml"
-    text = study_yaml.read_text(encoding="utf-8")
-    for old, new in (
-        ("hosts: []", f'hosts: ["{url}"]'),
-        ("n: 50", f"n: {n}"),
-        ("model: null", f'model: "{JUDGE}"'),
-        ("max_retries: 4", "max_retries: 1"),
-    ):
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    study_yaml.write_text(text, encoding="utf-8")
-    return Study.open(root)
 
 
 def test_evaluate_runs_an_example_study_end_to_end_and_a_second_run_makes_no_model_calls(
