@@ -121,7 +121,7 @@
   $("#f-clear").addEventListener("click", () => filterTo({}));
   for (const button of $$("#list button.row")) button.addEventListener("click", () => select(button.dataset.card));
   for (const bar of $$("svg .bar")) {
-    const go = () => filterTo({ status: "failed", criterion: bar.dataset.criterion });
+    const go = () => filterTo({ criterion: bar.dataset.criterion });
     bar.addEventListener("click", go);
     bar.addEventListener("keydown", (event) => {
       if (event.key === "Enter" || event.key === " ") {
