@@ -49,11 +49,11 @@ def responder(request: dict[str, Any]) -> Any:
     return scripted(request)
 
 
-def build_reviewed_study(root: Path) -> Path:
-    """Evaluate the customer-support example (6 scenarios), then add the hostile scenario as if a file carried it."""
+def build_reviewed_study(root: Path, n: int = 6) -> Path:
+    """Evaluate the customer-support example (n scenarios), then add the hostile scenario as if a file carried it."""
     with FakeOllama() as server:
         server.responder = responder
-        study = prepared_study(root, server.url, n=6)
+        study = prepared_study(root, server.url, n=n)
         first = asyncio.run(evaluate(study, CANDIDATE))
         assert first.complete, first.summary()
         taxonomy = yaml.safe_load(study.paths.taxonomy_yaml.read_text(encoding="utf-8"))

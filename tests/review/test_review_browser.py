@@ -168,7 +168,7 @@ def test_a_person_filters_walks_writes_the_notes_and_re_renders_the_document(
 
 
 def test_hostile_scenario_and_response_render_as_inert_text(open_tab: Any, review_page: ReviewServer) -> None:
-    tab = open_tab(f"{review_page.url}#card-{HOSTILE_ID}")
+    tab = open_tab(f"{review_page.url}#r/{HOSTILE_ID}")
     page = tab.page
     card = page.locator(f"#card-{HOSTILE_ID}")
     assert card.is_visible()

@@ -99,12 +99,22 @@ class HeatTable:
     rows: list[str]
     cols: list[str]
     cells: dict[tuple[str, str], tuple[int, int]]
+    parts: dict[str, tuple[str, str]] = field(default_factory=dict)  # row → (topic, subtopic)
 
     def level(self, row: str, col: str) -> int:
         failed, assessed = self.cells.get((row, col), (0, 0))
         if not assessed:
             return -1
         return 0 if not failed else 1 + min(HEAT_LEVELS - 1, int(failed / assessed * HEAT_LEVELS))
+
+    @property
+    def topics(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(topic, [(row, subtopic)]) in row order: the table prints each topic once, over its subtopics."""
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for row in self.rows:
+            topic, subtopic = self.parts.get(row, (row, ""))
+            grouped.setdefault(topic, []).append((row, subtopic))
+        return list(grouped.items())
 
 
 @dataclass
@@ -250,15 +260,17 @@ def build_cards(study: Study, model: str, rubric: Rubric) -> list[Card]:
 
 def heat_table(cards: list[Card]) -> HeatTable:
     cells: dict[tuple[str, str], tuple[int, int]] = {}
+    parts: dict[str, tuple[str, str]] = {}
     for card in cards:
         if card.status == "pending":
             continue
         key = cell_key(card.scenario)
+        parts[key[0]] = (card.scenario.topic, card.scenario.subtopic or "")
         failed, assessed = cells.get(key, (0, 0))
         cells[key] = (failed + (card.status == "failed"), assessed + 1)
     rows = sorted({r for r, _ in cells})
     cols = sorted({c for _, c in cells})
-    return HeatTable(rows, cols, cells)
+    return HeatTable(rows, cols, cells, parts)
 
 
 def notes_view(study: Study, decision: Decision | None, rubric: Rubric) -> NotesView:

@@ -28,7 +28,7 @@ from base_model_selector.study.errors import StudyError
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
-_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_NAME = re.compile(r"[^a-z0-9._-]+")
 
 
 class ReviewInfo(BaseModel):
@@ -53,7 +53,7 @@ def reviewer_identity(name: str | None = None) -> str:
             name = getpass.getuser()
         except (KeyError, OSError):  # no login name (a container without /etc/passwd entry)
             name = "reviewer"
-    cleaned = _NAME.sub("-", name.strip().removeprefix("human:")).strip("-.")[:40]
+    cleaned = _NAME.sub("-", name.strip().lower().removeprefix("human:")).strip("-._")[:40]
     if not cleaned:
         raise StudyError(f"reviewer name {name!r} has no usable characters; use letters, digits, '.', '-' or '_'")
     return f"human:{cleaned}"

@@ -21,7 +21,13 @@
     text: $("#f-text"),
   };
   const STATE_KEY = "bms-review:" + location.pathname + ":" + model;
+  const HASH = "#r/"; // #r/<scenario id> links to one response (not an element id: the browser must not jump)
   let selected = null;
+
+  function linked() {
+    const id = location.hash.startsWith(HASH) ? decodeURIComponent(location.hash.slice(HASH.length)) : null;
+    return byId.has(id) ? id : null;
+  }
 
   // ------------------------------------------------------------------ filtering
   function matches(card) {
@@ -62,10 +68,9 @@
     for (const card of cards) card.hidden = card.dataset.card !== id;
     for (const row of rows) row.classList.toggle("selected", row.dataset.card === id);
     $("#no-match").hidden = id !== null;
-    if (id !== null) {
-      const row = rowById.get(id);
-      if (scroll !== false) row.scrollIntoView({ block: "nearest" });
-      history.replaceState(null, "", "#card-" + id);
+    if (id !== null && scroll !== false) {
+      rowById.get(id).scrollIntoView({ block: "nearest" });
+      history.replaceState(null, "", HASH + encodeURIComponent(id));
     }
     saveState();
   }
@@ -103,8 +108,7 @@
         else if (el.tagName !== "SELECT" || $$("option", el).some((o) => o.value === state[name])) el.value = state[name];
       }
     }
-    const fromHash = location.hash.startsWith("#card-") ? location.hash.slice(6) : null;
-    selected = byId.has(fromHash) ? fromHash : state && byId.has(state.selected) ? state.selected : null;
+    selected = linked() || (state && byId.has(state.selected) ? state.selected : null);
   }
 
   function filterTo(settings) {
@@ -274,14 +278,16 @@
     if (changedFields().length) event.preventDefault();
   });
 
-  window.addEventListener("hashchange", () => {
-    const id = location.hash.startsWith("#card-") ? location.hash.slice(6) : null;
-    if (byId.has(id) && id !== selected) {
-      if (rowById.get(id).hidden) filterTo({});
-      select(id);
-    }
-  });
+  function follow() {
+    const id = linked();
+    if (id === null) return;
+    if (rowById.get(id).hidden) filterTo({});
+    select(id);
+    $("#responses").scrollIntoView();
+  }
+  window.addEventListener("hashchange", follow);
 
   restoreState();
   apply();
+  follow();
 })();
