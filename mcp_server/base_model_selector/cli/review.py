@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -30,13 +32,20 @@ def review(
         else:
             typer.echo(info.summary())
             typer.echo("Serving until Ctrl-C.", err=True)
-        if open_browser:
-            import webbrowser
-
-            if not webbrowser.open(info.url):
-                typer.echo("No browser found here: open the URL above yourself.", err=True)
+        if open_browser and not _open_in_browser(info.url):
+            typer.echo("No graphical browser here: open the URL above in a browser on this machine.", err=True)
         server.wait()
     except KeyboardInterrupt:
         typer.echo("Review page stopped.", err=True)
     finally:
         server.stop()
+
+
+def _open_in_browser(url: str) -> bool:
+    """Open `url` in a graphical browser; never a console one (lynx, w3m) that would take over this terminal."""
+    import webbrowser
+
+    graphical = sys.platform in ("darwin", "win32") or any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")
+    )
+    return graphical and webbrowser.open(url)

@@ -66,7 +66,10 @@
   function select(id, scroll) {
     selected = id;
     for (const card of cards) card.hidden = card.dataset.card !== id;
-    for (const row of rows) row.classList.toggle("selected", row.dataset.card === id);
+    for (const row of rows) {
+      row.classList.toggle("selected", row.dataset.card === id);
+      $("button.row", row).setAttribute("aria-current", row.dataset.card === id ? "true" : "false");
+    }
     $("#no-match").hidden = id !== null;
     if (id !== null && scroll !== false) {
       rowById.get(id).scrollIntoView({ block: "nearest" });
