@@ -1,11 +1,15 @@
 """Build the shipped catalog (`mcp_server/base_model_selector/data/catalog.json`) from the raw model facts.
 
-The raw facts (one JSON object a line, gathered 2026-10) say what sources claim; a fine-tuning decision also
-needs what they imply: MoE or hybrid architecture, whether base weights exist, and what a custom licence
-demands. Those judgements live here, in reviewed tables, and each one is written into the model's `facts` as
-an `unverified` inference with its reasoning, so nothing derived passes for something read. Every raw source
-is kept (unsourced raw notes become `unverified` facts of kind NOTE_KIND). Output is deterministic: same input,
-same bytes.
+The raw facts (one JSON object a line, re-curated from primary sources in 2026-12; format in
+`scripts/data/README.md`) say what sources claim; a fine-tuning decision also needs what they imply: MoE or
+hybrid architecture, whether base weights exist, and what a custom licence demands. Those judgements live here,
+in reviewed tables, and each one is written into the model's `facts` as an `unverified` inference with its
+reasoning, so nothing derived passes for something read. Every raw source is kept (unsourced raw notes become
+`unverified` facts of kind NOTE_KIND). Traits, community signals and known issues pass through; an Ollama tag
+counts as verified only when the raw listing has no "unverified" marker and a verified fact confirms the tags.
+
+The build refuses a `verified` fact, trait or known issue that cites anything but a primary source
+(`research/sources.py`): a mirror can never make a fact verified. Output is deterministic: same input, same bytes.
 
     uv run python scripts/build_catalog.py path/to/model-facts.jsonl          # write the data file
     uv run python scripts/build_catalog.py path/to/model-facts.jsonl --check  # exit 1 if it is stale
@@ -21,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from base_model_selector.research.catalog import INFERENCE_KIND, NOTE_KIND, Catalog, CatalogModel, Fact
+from base_model_selector.research.sources import cites_only_primary
 
-AS_OF = "2026-10"
+AS_OF = "2026-12"
 OUT = Path(__file__).resolve().parents[1] / "mcp_server" / "base_model_selector" / "data" / "catalog.json"
 
 _STACK = "(check Unsloth/Axolotl/TRL support)"
@@ -78,6 +83,7 @@ ARCHITECTURE: dict[str, tuple[str, float | None, str, str]] = {
     "ministral-3-3b": ("dense", None, "3.4B LM + 0.4B vision encoder", ""),
     "ministral-3-8b": ("dense", None, "8.4B LM + 0.4B vision encoder", ""),
     "ministral-3-14b": ("dense", None, "13.5B LM + 0.4B vision encoder", ""),
+    "deepseek-coder-v2-lite-instruct": ("moe", 2.4, _moe(), "raw name and params: 15.7B total / 2.4B active"),
 }
 
 _K = "general knowledge, not the raw sources"
@@ -152,6 +158,23 @@ BASE_WEIGHTS: dict[str, tuple[str, str, str]] = {
     "zephyr-7b-beta": ("no", "a DPO fine-tune; upstream base: Mistral-7B-v0.1", "raw license fact Z1"),
     "openchat-3.5-0106": ("no", "a fine-tune; upstream base: Mistral-7B-v0.1", "raw params_b fact OC1"),
     "nvidia-nemotron-3-nano-30b-a3b": ("unknown", "not checked", "no source read"),
+    **{
+        f"qwen2.5-{s}-instruct": ("yes", f"Qwen/Qwen2.5-{s.upper()}", "raw name")
+        for s in ("7b", "14b", "3b", "1.5b", "coder-1.5b", "coder-3b", "coder-7b", "coder-14b", "math-7b")
+    },
+    "gemma-2-9b-it": ("yes", "google/gemma-2-9b", "raw name"),
+    "gemma-2-2b-it": ("yes", "google/gemma-2-2b", "raw name"),
+    "codegemma-7b-it": ("yes", "google/codegemma-7b", "raw name"),
+    "deepseek-coder-v2-lite-instruct": ("yes", "deepseek-ai/DeepSeek-Coder-V2-Lite-Base", "raw name"),
+    "starcoder2-15b": ("yes", "this is the base model; no instruction-tuned checkpoint", "raw name"),
+    "starcoder2-7b": ("yes", "this is the base model; no instruction-tuned checkpoint", "raw name"),
+    "granite-3.3-2b-instruct": ("yes", "ibm-granite/granite-3.3-2b-base", "raw name"),
+    "aya-expanse-8b": ("unknown", "not checked", "no source read"),
+    "phi-3.5-mini-instruct": (
+        "unknown",
+        "not checked: look for a base repo in the microsoft organisation",
+        "no source read",
+    ),
 }
 
 LLAMA = [
@@ -190,6 +213,11 @@ LICENCE: dict[str, tuple[str | None, list[str], str]] = {
     "llama-4-scout-17b-16e-instruct": (None, [*LLAMA, LLAMA4_EU], "raw license fact L4 and commercial_use"),
     "gpt-oss-20b": (None, ["gpt-oss usage policy applies"], "raw license fact OA1"),
     "gpt-oss-120b": (None, ["gpt-oss usage policy applies"], "raw license value"),
+    "deepseek-coder-v2-lite-instruct": (
+        None,
+        ["DeepSeek Model License: use-based restrictions apply to the model and derivatives (the code is MIT)"],
+        "raw license and commercial_use",
+    ),
     "zephyr-7b-beta": (
         "conditional",
         [
@@ -200,9 +228,16 @@ LICENCE: dict[str, tuple[str | None, list[str], str]] = {
         "raw commercial_use 'yes (MIT), but see flags' and note; dataset provenance from general knowledge",
     ),
 }
+OPENRAIL = [
+    "BigCode OpenRAIL-M: use-based restrictions (Attachment A) bind the model and every derivative",
+    "a redistributed or fine-tuned model must pass the same use restrictions on",
+]
 FAMILY_CONDITIONS = {
     "Llama": (LLAMA, "raw license facts L1-L3"),
     "Gemma 3": (GEMMA, "raw commercial_use (Gemma Terms of Use + Prohibited Use Policy); pass-on duty from " + _K),
+    "Gemma 2": (GEMMA, "raw commercial_use (Gemma Terms of Use); pass-on duty from " + _K),
+    "CodeGemma": (GEMMA, "raw commercial_use (Gemma Terms of Use); pass-on duty from " + _K),
+    "StarCoder2": (OPENRAIL, "raw commercial_use (OpenRAIL-M use-based restrictions)"),
     "Nemotron": (NVIDIA, "raw license value; the terms' details from " + _K),
 }
 
@@ -230,7 +265,7 @@ def convert(raw: dict[str, Any]) -> CatalogModel:
             field=s["field"],
             claim=s["claim"],
             source=s["source"],
-            source_kind=s["source_kind"] if s["status"] != "note" else NOTE_KIND,
+            source_kind=NOTE_KIND if s["status"] == "note" or not s["source"] else s["source_kind"],
             status="unverified" if s["status"] == "note" else s["status"],
             source_id=s["source_id"],
         )
@@ -257,7 +292,8 @@ def convert(raw: dict[str, Any]) -> CatalogModel:
     if month != released:
         facts.append(inferred("released", f"catalog keeps {month}; raw listing: {released!r}"))
 
-    tags = []
+    tags, verified_tags = [], []
+    confirmed = any(s["field"] == "ollama_tags" and s["status"] == "verified" for s in raw["sources"])
     for entry in raw["ollama_tags"]:
         tag, _, rest = entry.partition(" ")
         if (model_id, tag) in MOVED_TAGS:
@@ -266,6 +302,8 @@ def convert(raw: dict[str, Any]) -> CatalogModel:
         if rest:
             facts.append(inferred("ollama_tags", f"{tag}: raw listing note {rest}"))
         tags.append(tag)
+        if confirmed and "unverified" not in rest:
+            verified_tags.append(tag)
     if model_id in EXTRA_TAGS:
         tag, why = EXTRA_TAGS[model_id]
         tags.append(tag)
@@ -289,8 +327,23 @@ def convert(raw: dict[str, Any]) -> CatalogModel:
         gguf=raw["gguf"],
         base_weights=base,  # type: ignore[arg-type]
         base_weights_note=base_note,
+        traits=raw["traits"],
+        ollama_tags_verified=verified_tags,
+        community=raw["community"],
+        known_issues=raw["known_issues"],
         facts=facts,
     )
+
+
+def not_primary(model: CatalogModel) -> list[str]:
+    """What the model claims as verified on a non-primary source (the build refuses it)."""
+    bad = [f"{f.field}: {f.source}" for f in model.facts if f.status == "verified" and not cites_only_primary(f.source)]
+    bad += [f"known issue: {k.source}" for k in model.known_issues if not cites_only_primary(k.source)]
+    for tag in model.traits:
+        fact = model.trait_fact(tag)
+        if fact is None or fact.status != "verified":
+            bad.append(f"trait {tag}: no verified primary fact")
+    return bad
 
 
 def build(raw_path: Path) -> str:
@@ -299,6 +352,9 @@ def build(raw_path: Path) -> str:
     unused = (set(ARCHITECTURE) | set(BASE_WEIGHTS) | set(LICENCE)) - set(catalog.ids())
     if unused:
         raise SystemExit(f"build_catalog: table ids match no model: {sorted(unused)}")
+    refused = [f"{m.id}: {problem}" for m in catalog.models for problem in not_primary(m)]
+    if refused:
+        raise SystemExit("build_catalog: verified facts must cite primary sources only:\n  " + "\n  ".join(refused))
     owners: dict[str, str] = {}
     for model in catalog.models:
         for tag in model.ollama_tags:

@@ -175,9 +175,13 @@ def test_research_summary_lists_the_compared_candidates_and_the_selection(study:
     write_decision_doc(study, MODEL, today=TODAY)
     text = _doc(study)
     research = text[text.index("### Research Summary") : text.index("### Selected Model")]
-    assert research.count("\n| ") == len(table.rows) + len(table.excluded) + 1  # + the header row
+    rows = len(table.rows) + len(table.near_range) + len(table.excluded)
+    assert research.count("\n| ") == rows + 1  # + the header row
     assert f"| {first.model} (" in research and "| Selected: Top fit" in research
-    assert "| Backup" in research and "| Not selected" in research
+    assert "| Backup" in research and "| Not selected: overall " in research
+    assert f"Considered {table.considered} catalog models for " in research, "sentences built from the facts"
+    assert f"Primary: {first.model}, ranked #1 of {len(table.rows)} with overall " in research
+    assert f"Backup: {second.model}, ranked #2" in research
     assert check_document(text) == []
 
 

@@ -19,7 +19,8 @@ from base_model_selector.research.catalog import (
 )
 from base_model_selector.study.errors import ConfigError
 
-RAW_FACTS = 470  # source entries in the raw model-facts.jsonl the catalog was built from
+RAW = Path(__file__).resolve().parents[2] / "scripts" / "data" / "model-facts.jsonl"
+RAW_ROWS = [json.loads(line) for line in RAW.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +34,44 @@ def model(catalog: Catalog, key: str) -> CatalogModel:
     return found
 
 
-def test_catalog_lists_all_74_models_as_of_2026_10(catalog: Catalog) -> None:
-    assert len(catalog.models) == 74
-    assert catalog.as_of == "2026-10"
-    assert len(set(catalog.ids())) == 74
+def test_catalog_lists_every_raw_model_as_of_2026_12(catalog: Catalog) -> None:
+    assert len(catalog.models) == len(RAW_ROWS) >= 90
+    assert catalog.as_of == "2026-12"
+    assert len(set(catalog.ids())) == len(RAW_ROWS)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["qwen2.5:7b", "qwen2.5:14b", "gemma2:9b", "llama3.2:3b", "qwen2.5-coder:1.5b", "qwen2.5-coder:7b", "phi4"],
+)
+def test_the_families_the_method_names_and_the_code_specialists_are_in_the_catalog(catalog: Catalog, key: str) -> None:
+    assert catalog.get(key) is not None
+
+
+def test_every_trait_rests_on_a_sourced_fact_and_prose_is_not_a_trait(catalog: Catalog) -> None:
+    for m in catalog.models:
+        for tag in m.traits:
+            fact = m.trait_fact(tag)
+            assert fact is not None and fact.status == "verified" and fact.source, (m.id, tag)
+    assert model(catalog, "olmo-2-1124-7b").traits == [], "'fully open (data, code, checkpoints)' is not a trait"
+    assert "code" in model(catalog, "qwen2.5-coder:7b").traits
+
+
+def test_a_trait_without_a_sourced_fact_is_refused() -> None:
+    with pytest.raises(ValueError, match="trait 'code' needs a fact with a source"):
+        CatalogModel.model_validate(_entry(traits=["code"]))
+
+
+def test_granite_3_3_2b_tag_is_not_listed_under_the_8b_model(catalog: Catalog) -> None:
+    assert "granite3.3:2b" not in model(catalog, "granite-3.3-8b-instruct").ollama_tags
+    assert model(catalog, "granite3.3:2b").id == "granite-3.3-2b-instruct"
+
+
+def test_only_tags_a_library_page_confirmed_count_as_verified(catalog: Catalog) -> None:
+    for m in catalog.models:
+        assert set(m.ollama_tags_verified) <= set(m.ollama_tags), m.id
+    assert model(catalog, "qwen3:8b").ollama_tags_verified == ["qwen3:8b"]
+    assert model(catalog, "llama3.1:8b").ollama_tags_verified == [], "no library page was read for llama3.1"
 
 
 def test_every_fact_keeps_a_source_and_status(catalog: Catalog) -> None:
@@ -51,7 +86,7 @@ def test_every_fact_keeps_a_source_and_status(catalog: Catalog) -> None:
 
 def test_every_raw_source_is_kept_and_inferences_are_marked(catalog: Catalog) -> None:
     kinds = Counter(f.source_kind == INFERENCE_KIND for m in catalog.models for f in m.facts)
-    assert kinds[False] == RAW_FACTS
+    assert kinds[False] == sum(len(row["sources"]) for row in RAW_ROWS)
     for m in catalog.models:
         assert m.facts_for("architecture"), f"{m.id}: architecture inference not recorded"
         assert m.facts_for("base_weights"), f"{m.id}: base-weights inference not recorded"
@@ -241,7 +276,7 @@ def test_user_catalog_overrides_entry_and_requires_a_source(tmp_path: Path) -> N
 
     merged = load_catalog(path)
 
-    assert len(merged.models) == 75
+    assert len(merged.models) == len(RAW_ROWS) + 1
     assert merged.ids().index("qwen3-8b") == shipped_catalog().ids().index("qwen3-8b")
     assert model(merged, "qwen3-8b").name == "Qwen3-8B (our mirror)"
     assert model(merged, "acme:7b").id == "acme-7b"

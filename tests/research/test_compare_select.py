@@ -20,8 +20,8 @@ from base_model_selector.study.types import Selection
 from fakes.search import FakeDDGS, RecordingSleep
 
 COLUMNS = [
-    "Model", "Params", "License", "Context", "Release", "Domain Fit", "Notes",
-    "Ollama tag", "Base weights", "Commercial use", "Sources",
+    "Rank", "Model", "Params", "Domain Fit", "Licence", "Base weights", "Architecture", "Context", "Pull",
+    "Overall", "Evidence", "Community", "Release", "Sources",
 ]  # fmt: skip
 
 
@@ -51,13 +51,16 @@ def test_table_lists_every_candidate_with_the_columns_stars_and_reasons(study: S
     table = build_comparison_table(study)
     candidates = json.loads(study.paths.candidates.read_text(encoding="utf-8"))["candidates"]
     assert {r.id for r in table.rows} == {c["id"] for c in candidates}
-    assert header_cells(table.markdown) == COLUMNS
+    assert header_cells(table.markdown) == COLUMNS[:10], "the returned table keeps the scored columns"
+    assert header_cells(study.paths.comparison_md.read_text(encoding="utf-8")) == COLUMNS
     tokens = MarkdownIt("commonmark").enable("table").parse(table.markdown)
     assert sum(t.type == "tr_open" for t in tokens) == len(table.rows) + 1, "one table row per candidate"
+    assert table.formula in table.markdown, "the overall score's formula is shown above the table"
+    full = study.paths.comparison_md.read_text(encoding="utf-8")
     for row in table.rows:
         assert row.fit_reasons and 1 <= row.stars <= 5
-        assert f"### {row.model}: {'★' * row.stars}" in table.markdown, "each rating has its reasons"
-    assert study.paths.comparison_md.read_text(encoding="utf-8") == table.markdown
+        assert f"### {row.model} (#{row.rank}): {'★' * row.stars}" in full, "each rating has its reasons"
+        assert f"### {row.model}" not in table.markdown, "the returned table stays compact"
     stored = ComparisonTable.model_validate_json(study.paths.comparison_json.read_text(encoding="utf-8"))
     assert stored.markdown == "" and [r.id for r in stored.rows] == [r.id for r in table.rows]
 
@@ -69,9 +72,11 @@ def test_table_flags_licence_conditions_and_missing_base_weights(study: Study) -
     assert llama is not None and distill is not None
     assert llama.commercial_use == "conditional" and "licence conditions" in llama.notes
     assert distill.base_weights == "no" and "no base weights" in distill.notes
-    assert "700M monthly active users cap" in table.markdown
-    assert "no (a distilled fine-tune; upstream base: Qwen2.5-Math-7B)" in table.markdown
+    full = study.paths.comparison_md.read_text(encoding="utf-8")
+    assert "700M monthly active users cap" in full
+    assert "no base weights published (a distilled fine-tune; upstream base: Qwen2.5-Math-7B)" in full
     assert "Ministral-8B-Instruct-2410: licence forbids commercial use" in table.markdown
+    assert distill.columns["base_weights"].points == -1 and llama.columns["licence"].points == -1
     assert llama.sources and all(s.startswith("http") for s in llama.sources)
 
 
@@ -83,8 +88,8 @@ def test_a_fit_override_is_recorded_with_its_justification_and_shown_beside_the_
     assert after is not None and after.stars == 4 and after.computed_stars == before.stars
     assert after.override is not None and after.override.justification == "pilot replies were warm"
     assert after.fit_reasons == before.fit_reasons, "the computed reasons stay"
-    rebuilt = build_comparison_table(study)
-    assert "**Override** to 4/5 by dana: pilot replies were warm" in rebuilt.markdown
+    build_comparison_table(study)
+    assert "**Override** to 4/5 by dana: pilot replies were warm" in study.paths.comparison_md.read_text("utf-8")
     assert json.loads(study.paths.fit_overrides.read_text())["overrides"]["zephyr-7b-beta"]["by"] == "dana"
 
 
@@ -95,7 +100,8 @@ def test_an_override_for_an_unknown_candidate_is_refused(study: Study) -> None:
 
 
 def test_web_text_in_the_table_is_escaped(study: Study) -> None:
-    html = MarkdownIt("commonmark").enable("table").render(build_comparison_table(study).markdown)
+    build_comparison_table(study)
+    html = MarkdownIt("commonmark").enable("table").render(study.paths.comparison_md.read_text("utf-8"))
     assert "<script" not in html and "javascript:" not in html
     assert "Granite 3.3 8B for support desks" in html
 
@@ -105,14 +111,14 @@ def test_select_stores_primary_and_backup_with_rationale_strengths_and_concerns(
     result = select_model(
         study,
         Choice(candidate="qwen3-8b", rationale="warmest in the reviews", strengths=["dialogue"]),
-        Choice(candidate="Mistral-7B-Instruct-v0.3", concerns=["older"]),
+        Choice(candidate="Llama-3.1-8B-Instruct", concerns=["older"]),
     )
     stored = Selection.model_validate_json(study.paths.selection.read_text(encoding="utf-8"))
     assert stored == result.selection
     assert stored.primary.candidate_id == "qwen3-8b" and stored.primary.ollama_tag == "qwen3:8b"
     assert stored.primary.rationale == "warmest in the reviews" and stored.primary.strengths == ["dialogue"]
-    assert stored.backup is not None and stored.backup.ollama_tag == "mistral:7b"
-    assert stored.backup.concerns == ["older"] and "Domain fit" in stored.backup.rationale
+    assert stored.backup is not None and stored.backup.ollama_tag == "llama3.1:8b"
+    assert stored.backup.concerns == ["older"] and "domain fit" in stored.backup.rationale
     assert stored.backup.strengths, "strengths default to the positive fit reasons"
 
 

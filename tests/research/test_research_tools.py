@@ -63,10 +63,10 @@ def test_mcp_research_table_and_select_for_empathetic_coaching(study_dir: Path) 
         and "licence conditions" in rows["llama-3.1-8b-instruct"]["notes"]
     )
     assert rows["deepseek-r1-0528-qwen3-8b"]["base_weights"] == "no"
-    assert "| Model | Params | License | Context | Release | Domain Fit | Notes |" in table["markdown"]
+    assert "| Rank | Model | Params | Domain Fit | Licence | Base weights | Architecture |" in table["markdown"]
     selection = Selection.model_validate_json((study_dir / "selection.json").read_text(encoding="utf-8"))
     assert selection.primary.ollama_tag == "qwen3:8b" and selection.backup is not None
-    assert selection.backup.ollama_tag == "mistral:7b" and selection.backup.concerns == ["older model"]
+    assert selection.backup.ollama_tag == "mistral" and selection.backup.concerns == ["older model"]
     assert chosen["selection"]["primary"]["candidate_id"] == "qwen3-8b"
 
 
@@ -140,12 +140,12 @@ def test_cli_research_table_select_for_empathetic_coaching(study_dir: Path, caps
     assert f"{len(matching_ids())} candidates for 'empathetic coaching'" in out
     code, out, err = run_cli([*s, "table", "--override", "zephyr:7b=4:warm in our pilot", "--by", "dana"], capsys)
     assert code == 0, err
-    assert "| Model | Params |" in out and "(override; computed" in out
+    assert "| Rank | Model | Params |" in out and "(override; computed" in out
     code, out, err = run_cli([*s, "select", "qwen3-8b", "mistral:7b", "--rationale", "warmest"], capsys)
     assert code == 0, err
     assert "Primary: Qwen3-8B (qwen3:8b) — warmest" in out
     selection = json.loads((study_dir / "selection.json").read_text(encoding="utf-8"))
-    assert selection["backup"]["ollama_tag"] == "mistral:7b"
+    assert selection["backup"]["ollama_tag"] == "mistral"
     code, out, _ = run_cli([*s, "--json", "status"], capsys)
     steps = {step["number"]: step["state"] for step in json.loads(out)["steps"]}
     assert steps[1] == "done" and steps[2] == "done"

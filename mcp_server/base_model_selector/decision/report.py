@@ -91,48 +91,32 @@ def demote_headings(markdown: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ the context
 def _research(study: Study, model: str) -> dict[str, Any]:
-    """Step 1–2 evidence: the comparison table's rows (with any fit overrides), else the raw candidates."""
+    """Step 1–2 evidence as the method's Research Summary: a few sentences built from the facts (how many models
+    were considered, why the primary, why the backup) and, for every other model, why it was not chosen."""
     from base_model_selector.research.candidates import read_candidates
-    from base_model_selector.research.compare import read_table, stars_text
+    from base_model_selector.research.compare import read_table, table_of
+    from base_model_selector.research.summary import research_summary
 
     selection = study.read_json(study.paths.selection, Selection)
-    picked = {}
-    if selection is not None:
-        picked[selection.primary.candidate_id] = ("Selected", selection.primary)
-        if selection.backup is not None:
-            picked[selection.backup.candidate_id] = ("Backup", selection.backup)
     table = read_table(study)
-    candidates = read_candidates(study) if table is None else None
-    found: list[tuple[str, str, int, list[str], list[str]]] = []  # id, label, stars, reasons, flags
-    if table is not None:
-        for r in table.rows:
-            reasons = [f"override by {r.override.by}: {r.override.justification}"] if r.override else []
-            found.append((r.id, f"{r.model} ({r.params}, {r.license})", r.stars, reasons + r.fit_reasons, r.flags))
-    elif candidates is not None:
-        for c in candidates.candidates:
-            label = f"{c.model.name} ({c.model.params_b:g}B, {c.model.license})"
-            found.append((c.id, label, c.fit.final_stars, c.fit.reasons, c.flags))
-    rows = []
-    for cid, label, stars, reasons, flags in found:
-        kind, chosen = picked.pop(cid, (None, None))
-        if chosen is not None:
-            why = "; ".join(x for x in (chosen.rationale, *(f"concern: {k}" for k in chosen.concerns)) if x)
-            outcome = f"{kind}" + (f": {why}" if why else "")
-        else:
-            outcome = "Not selected" + (f" (flags: {'; '.join(flags[:2])})" if flags else "")
-        rows.append(
-            {"model": label, "fit": stars_text(stars), "considered": "; ".join(reasons[:3]) or "—", "outcome": outcome}
-        )
-    excluded = table.excluded if table is not None else candidates.excluded if candidates is not None else []
-    rows += [{"model": e.name, "fit": "—", "considered": "—", "outcome": f"Excluded: {e.reason}"} for e in excluded]
-    for kind, chosen in picked.values():  # chosen without a research entry (e.g. added by hand)
-        rows.append({"model": chosen.name, "fit": "—", "considered": "—", "outcome": f"{kind}: {chosen.rationale}"})
+    if table is None:
+        candidates = read_candidates(study)
+        table = table_of(candidates) if candidates is not None else None
+    summary = research_summary(table, selection) if table is not None else None
+    rows = [r.model_dump() for r in summary.rows] if summary is not None else []
+    picked = {r.id for r in [*table.rows, *table.near_range]} if table is not None else set()
+    if selection is not None:  # chosen without a research entry (e.g. added by hand)
+        for kind, chosen in (("Selected", selection.primary), ("Backup", selection.backup)):
+            if chosen is not None and chosen.candidate_id not in picked:
+                rows.append(
+                    {"model": chosen.name, "fit": "—", "considered": "—", "outcome": f"{kind}: {chosen.rationale}"}
+                )
     missing = (
         f"No research recorded for this study: the model `{model}` was given directly. Run step 1 "
         "(`research_candidates`, CLI `research`) and step 2 (`select_model`, CLI `select`) to document why it "
         "was chosen."
     )
-    return {"rows": rows, "missing": missing}
+    return {"sentences": summary.sentences if summary is not None else [], "rows": rows, "missing": missing}
 
 
 def _selected(study: Study, model: str) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""Step 1: every viable candidate for the study, with its domain fit, context fit, flags and web evidence.
+"""Step 1: every viable candidate for the study, with its domain fit, scored columns, flags and web evidence.
 
 The method insists research be exhaustive — every model in the size range that the licence allows, not the
 familiar few — and that each claim can be traced. So the candidate set starts from the whole catalog (shipped,
 plus the study's `catalog.yaml`, plus candidates the agent added with their sources), keeps each model's
-sourced facts, scores it against the domain profile with written reasons, and attaches the web results that
-mention it. Web text is untrusted: it is attached as quoted evidence and never changes a fact or a score.
+sourced facts, scores it against the domain profile from its sourced traits, and ranks it by the overall score
+(`ranking.py`). Nothing is dropped silently: a model the licence rules out is listed as excluded, and one up to
+`NEAR_RANGE` (10 %) outside the size range is listed as "just outside the range" with its size. A catalog more
+than three months old is called stale, with the searches to run (`freshness.py`). Web text is untrusted: it is
+attached as quoted evidence and never changes a fact or a score.
 
 Files: reads study.yaml, catalog.yaml, research/added-candidates.json, research/evidence.jsonl; writes
 research/candidates.json (and appends search results to evidence.jsonl).
@@ -13,6 +16,7 @@ research/candidates.json (and appends search results to evidence.jsonl).
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +25,9 @@ from base_model_selector.research import catalog as catalog_mod
 from base_model_selector.research.catalog import Catalog, CatalogModel, plain_name
 from base_model_selector.research.evidence import EvidenceRef, mentions, read_evidence
 from base_model_selector.research.fit import ContextFit, Fit, context_fit, domain_fit, stars_text
+from base_model_selector.research.freshness import stale_note
 from base_model_selector.research.profiles import ProfileMatch, resolve_profile
+from base_model_selector.research.ranking import Score, rank, score
 from base_model_selector.research.search import (
     UNTRUSTED_NOTICE,
     Progress,
@@ -32,11 +38,14 @@ from base_model_selector.research.search import (
     size_phrase,
     templated_queries,
 )
+from base_model_selector.research.sources import non_primary_verified
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import ConfigError
 from base_model_selector.study.types import utc_now
 
 Origin = Literal["catalog", "study catalog", "added"]
+NEAR_RANGE = 0.10
+"""Models this share outside the size range are listed as "just outside the range", never dropped."""
 
 
 class Candidate(BaseModel):
@@ -47,6 +56,7 @@ class Candidate(BaseModel):
     model: CatalogModel
     fit: Fit
     context: ContextFit
+    score: Score
     flags: list[str] = Field(default_factory=list, description="What a fine-tuning decision must not miss")
     evidence: list[EvidenceRef] = Field(default_factory=list)
 
@@ -72,20 +82,48 @@ class CandidateSet(BaseModel):
     longest_input_tokens: int
     catalog_as_of: str
     researched_at: str = Field(default_factory=utc_now)
-    candidates: list[Candidate]
+    considered: int = Field(default=0, description="Catalog models looked at (shipped, study catalog, added)")
+    allow_gguf_import: bool = False
+    candidates: list[Candidate] = Field(description="In range and allowed, ranked best first")
+    near_range: list[Candidate] = Field(default_factory=list, description="Up to 10 % outside the size range")
     excluded: list[Excluded] = Field(default_factory=list)
+    ranking_notes: list[str] = Field(default_factory=list, description="Every tie-break and first-row move")
+    suggested_searches: list[str] = Field(default_factory=list, description="Set when the catalog is stale")
     search: SearchReport | None = None
     notes: list[str] = Field(default_factory=list)
     notice: str = UNTRUSTED_NOTICE
 
     def get(self, key: str) -> Candidate | None:
         low = key.strip().lower()
-        for c in self.candidates:
+        for c in [*self.candidates, *self.near_range]:
             m = c.model
             names = {m.id, m.name.lower(), plain_name(m.name).lower(), *(t.lower() for t in m.ollama_tags)}
             if low in names or low.removesuffix(":latest") in names:
                 return c
         return None
+
+    def compact(self) -> CandidateSet:
+        """What an agent receives: the ranking without each model's facts, web mentions and sourced reasons.
+
+        research/candidates.json (and comparison.md once the table is built) keeps all of it; the note says so.
+        """
+
+        def slim(c: Candidate) -> Candidate:
+            model = c.model.model_copy(update={"facts": [], "community": [], "known_issues": []})
+            fit = c.fit.model_copy(update={"reasons": [short_reason(r) for r in c.fit.reasons]})
+            return c.model_copy(update={"model": model, "fit": fit, "evidence": []})
+
+        note = (
+            "compact result: facts with sources, sourced fit reasons, known issues and web mentions are in "
+            "research/candidates.json; build_comparison_table writes them to comparison.md"
+        )
+        return self.model_copy(
+            update={
+                "candidates": [slim(c) for c in self.candidates],
+                "near_range": [slim(c) for c in self.near_range],
+                "notes": [*self.notes, note],
+            }
+        )
 
     def summary(self) -> str:
         lines = [
@@ -94,14 +132,18 @@ class CandidateSet(BaseModel):
             + (", commercial use" if self.commercial_use else "")
             + f"; catalog as of {self.catalog_as_of}."
         ]
-        for c in self.candidates:
+        for i, c in enumerate(self.candidates, 1):
             lines.append(
-                f"  {stars_text(c.fit.final_stars)} {c.model.name} ({c.model.params_b:g}B, {c.model.license})"
-                + (f" — {'; '.join(c.flags[:3])}" if c.flags else "")
+                f"  {i}. {stars_text(c.fit.final_stars)} overall {c.score.overall} {c.model.name} "
+                f"({c.model.params_b:g}B, {c.model.license})"
+                + (f" — {'; '.join(c.flags[:2])}" if c.flags else "")
                 + (f" — {len(c.evidence)} web mentions" if c.evidence else "")
             )
+        lines += [f"  just outside the range: {c.model.name} ({c.model.params_b:g}B)" for c in self.near_range]
         lines += [f"  excluded: {e.name} — {e.reason}" for e in self.excluded]
         lines += [f"Note: {n}" for n in self.notes]
+        if self.suggested_searches:
+            lines.append("Search for newer releases: " + " | ".join(self.suggested_searches))
         lines.append("Next: build_comparison_table (CLI: table).")
         return "\n".join(lines)
 
@@ -159,39 +201,73 @@ def _size_range(study: Study, size_min_b: float | None, size_max_b: float | None
 
 def _assess(
     study: Study, catalog: Catalog, origins: dict[str, Origin], lo: float, hi: float
-) -> tuple[ProfileMatch, list[Candidate], list[Excluded]]:
+) -> tuple[ProfileMatch, list[Candidate], list[Candidate], list[Excluded], list[str]]:
+    """Candidates (ranked), near-range models, exclusions and the ranking notes of one study."""
     cfg = study.config
     match = resolve_profile(cfg.domain)
-    longest = cfg.max_turns * 2 * cfg.tokens_per_message
+    near_lo, near_hi = lo * (1 - NEAR_RANGE), hi * (1 + NEAR_RANGE)
     in_range = catalog.query(min_b=lo, max_b=hi)
-    chosen = [m for m in in_range if not (cfg.commercial_use and m.commercial_use == "no")]
-    chosen += [m for m in catalog.models if origins.get(m.id) == "added" and m not in chosen]
+    near = [m for m in catalog.query(min_b=near_lo, max_b=near_hi) if m not in in_range]
+    allowed = [m for m in in_range if not (cfg.commercial_use and m.commercial_use == "no")]
+    allowed += [m for m in catalog.models if origins.get(m.id) == "added" and m not in allowed]
+    near = [m for m in near if m not in allowed]
+    forbidden = "licence forbids commercial use: "
     excluded = [
-        Excluded(id=m.id, name=m.name, reason="licence forbids commercial use: " + "; ".join(m.license_conditions))
+        Excluded(id=m.id, name=m.name, reason=forbidden + "; ".join(m.license_conditions))
         for m in in_range
-        if m not in chosen
+        if m not in allowed
     ]
-    candidates = []
-    for m in chosen:
-        fit = domain_fit(
-            m, match.profile, min_b=lo, max_b=hi, need_commercial=cfg.commercial_use, longest_input_tokens=longest
+    excluded += [
+        Excluded(
+            id=m.id, name=m.name, reason=f"{_outside(m, lo, hi)}, and {forbidden}" + "; ".join(m.license_conditions)
         )
+        for m in near
+        if cfg.commercial_use and m.commercial_use == "no"
+    ]
+    near = [m for m in near if not (cfg.commercial_use and m.commercial_use == "no")]
+
+    def assess(m: CatalogModel) -> Candidate:
+        fit = domain_fit(m, match.profile)
         ctx = context_fit(m, cfg.max_turns, cfg.tokens_per_message)
-        candidates.append(
-            Candidate(
-                id=m.id,
-                origin=origins.get(m.id, "catalog"),
-                model=m,
-                fit=fit,
-                context=ctx,
-                flags=candidate_flags(m, ctx, lo, hi, cfg.commercial_use),
-            )
+        return Candidate(
+            id=m.id,
+            origin=origins.get(m.id, "catalog"),
+            model=m,
+            fit=fit,
+            context=ctx,
+            score=score(
+                m,
+                fit.final_stars,
+                ctx,
+                need_commercial=cfg.commercial_use,
+                allow_gguf_import=cfg.research.allow_gguf_import,
+            ),
+            flags=candidate_flags(m, ctx, lo, hi, cfg.commercial_use),
         )
-    # Best fit first; among equals the newest release first, so the query templates compare current models.
-    candidates.sort(key=lambda c: c.model.name.lower())
-    candidates.sort(key=lambda c: c.model.released or "", reverse=True)
-    candidates.sort(key=lambda c: -c.fit.final_stars)
-    return match, candidates, excluded
+
+    def ranked(models: list[CatalogModel]) -> tuple[list[Candidate], list[str]]:
+        return rank(
+            [assess(m) for m in models],
+            lambda c: c.score,
+            lambda c: plain_name(c.model.name),
+            allow_gguf_import=cfg.research.allow_gguf_import,
+        )
+
+    candidates, notes = ranked(allowed)
+    near_candidates, _ = ranked(near)
+    return match, candidates, near_candidates, excluded, notes
+
+
+def _outside(m: CatalogModel, lo: float, hi: float) -> str:
+    """'14.8B is 6 % above the 7–14B range': how far outside, in words a reader can check."""
+    edge, side = (lo, "below") if m.params_b < lo else (hi, "above")
+    share = abs(m.params_b - edge) / edge * 100 if edge else 0.0
+    return f"{m.params_b:g}B is {share:.0f} % {side} the {size_phrase(lo, hi)} range"
+
+
+def short_reason(reason: str) -> str:
+    """'+2 tuned for dialogue or role-play' from a sourced reason: the point without its quotation and URL."""
+    return reason.split(" — ", 1)[0]
 
 
 def candidate_flags(m: CatalogModel, ctx: ContextFit, lo: float, hi: float, commercial: bool) -> list[str]:
@@ -215,7 +291,13 @@ def candidate_flags(m: CatalogModel, ctx: ContextFit, lo: float, hi: float, comm
     if conflicts:
         flags.append("sources disagree on: " + ", ".join(conflicts))
     if not lo <= m.params_b <= hi:
-        flags.append(f"{m.params_b:g}B is outside the study's {size_phrase(lo, hi)} range")
+        near = lo * (1 - NEAR_RANGE) <= m.params_b <= hi * (1 + NEAR_RANGE)
+        flags.append(("just outside the range: " if near else "outside the study's range: ") + _outside(m, lo, hi))
+    loose = sorted({f.field for f in non_primary_verified(m)})
+    if loose:
+        flags.append("marked verified but cites non-primary sources (not counted as evidence): " + ", ".join(loose))
+    if m.known_issues:
+        flags.append(f"known issues: {len(m.known_issues)} (first: {m.known_issues[0].issue})")
     return flags
 
 
@@ -229,7 +311,7 @@ def study_queries(study: Study, year: int) -> list[str]:
     """The issue's query templates filled from the study: size, year, domain, top families, capability."""
     catalog, origins = study_catalog(study)
     lo, hi = _size_range(study, None, None)
-    match, candidates, _ = _assess(study, catalog, origins, lo, hi)
+    match, candidates, _, _, _ = _assess(study, catalog, origins, lo, hi)
     families: dict[str, str] = {}  # one family per vendor, so each comparison query pits two vendors
     for c in candidates:
         family = plain_name(c.model.family)
@@ -277,16 +359,30 @@ async def research_candidates(
     size_max_b: float | None = None,
     web: WebSearch | None = None,
     progress: Progress | None = None,
+    today: date | None = None,
 ) -> CandidateSet:
-    """Assemble the candidate set and write research/candidates.json; searches first unless `search` is False."""
+    """Assemble the candidate set and write research/candidates.json; searches first unless `search` is False.
+
+    `today` (default: the current UTC date) decides whether the catalog is stale.
+    """
     lo, hi = _size_range(study, size_min_b, size_max_b)
     if add:
         add_candidates(study, add)
     catalog, origins = study_catalog(study)
-    match, candidates, excluded = _assess(study, catalog, origins, lo, hi)
+    match, candidates, near, excluded, ranking_notes = _assess(study, catalog, origins, lo, hi)
     if not candidates:
         raise ConfigError(_nothing_matches(study, catalog, lo, hi))
     notes = [match.note] if match.note else []
+    families = list(dict.fromkeys(plain_name(c.model.family) for c in candidates))
+    stale, suggested = stale_note(
+        catalog.as_of,
+        today or datetime.now(timezone.utc).date(),
+        families,
+        size_phrase(lo, hi),
+        study.config.domain,
+    )
+    if stale:
+        notes.append(stale)
     report = None
     if search and study.config.research.web_search:
         web = web or WebSearch(study.config.research, study.paths.search_cache)
@@ -307,8 +403,13 @@ async def research_candidates(
         commercial_use=study.config.commercial_use,
         longest_input_tokens=study.config.max_turns * 2 * study.config.tokens_per_message,
         catalog_as_of=catalog.as_of,
+        considered=len(catalog.models),
+        allow_gguf_import=study.config.research.allow_gguf_import,
         candidates=attach_evidence(candidates, evidence),
+        near_range=attach_evidence(near, evidence),
         excluded=excluded,
+        ranking_notes=ranking_notes,
+        suggested_searches=suggested,
         search=report,
         notes=notes,
     )

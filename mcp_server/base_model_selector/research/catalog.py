@@ -33,6 +33,24 @@ Architecture = Literal["dense", "moe", "hybrid"]
 CommercialUse = Literal["yes", "conditional", "no"]
 BaseWeights = Literal["yes", "no", "unknown"]
 FactStatus = Literal["verified", "secondary", "conflict", "unverified"]
+TraitTag = Literal[
+    "code",
+    "math",
+    "reasoning",
+    "multilingual",
+    "tool-use",
+    "long-context",
+    "instruction-following",
+    "rag",
+    "vision",
+    "on-device",
+    "safety-tuned",
+    "roleplay-chat",
+    "sql",
+]
+TRAITS: tuple[str, ...] = TraitTag.__args__  # type: ignore[attr-defined]
+"""The closed trait vocabulary: what a publisher says a model was trained or tuned for."""
+Signal = Literal["ollama_pulls", "hf_downloads", "hf_likes", "latest_update"]
 
 FACT_STATUSES: tuple[FactStatus, ...] = ("verified", "secondary", "conflict", "unverified")
 INFERENCE_KIND = "inference (catalog build)"
@@ -43,6 +61,7 @@ SHIPPED_RESOURCE = "data/catalog.json"
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 
 
 class Fact(BaseModel):
@@ -60,6 +79,34 @@ class Fact(BaseModel):
     @property
     def has_source(self) -> bool:
         return bool(self.source and self.source.strip())
+
+
+class CommunitySignal(BaseModel):
+    """A dated community signal (pulls, downloads, likes, latest update) and where it was read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signal: Signal
+    value: str = Field(min_length=1)
+    as_of: str = Field(description="YYYY-MM or YYYY-MM-DD: an undated count says nothing about activity")
+    source: str = Field(min_length=1)
+
+    @field_validator("as_of")
+    @classmethod
+    def _dated(cls, value: str) -> str:
+        if not _DATE.match(value):
+            raise ValueError(f"as_of {value!r} must be YYYY-MM or YYYY-MM-DD, e.g. '2026-11-30'")
+        return value
+
+
+class KnownIssue(BaseModel):
+    """A known problem (chat template, tokenizer, quantisation, runtime) with its source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issue: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    status: FactStatus = "verified"
 
 
 class CatalogModel(BaseModel):
@@ -84,6 +131,14 @@ class CatalogModel(BaseModel):
     gguf: str = ""
     base_weights: BaseWeights = "unknown"
     base_weights_note: str = ""
+    traits: list[TraitTag] = Field(
+        default_factory=list, description="What the publisher says it was trained for; each needs a trait:<tag> fact"
+    )
+    ollama_tags_verified: list[str] = Field(
+        default_factory=list, description="The tags among ollama_tags confirmed on an Ollama library page"
+    )
+    community: list[CommunitySignal] = Field(default_factory=list)
+    known_issues: list[KnownIssue] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
 
     @field_validator("id")
@@ -99,6 +154,26 @@ class CatalogModel(BaseModel):
         if value is not None and not _MONTH.match(value):
             raise ValueError(f"released {value!r} must be YYYY-MM, e.g. '2025-04'")
         return value
+
+    @model_validator(mode="after")
+    def _sourced(self) -> CatalogModel:
+        for tag in self.traits:
+            if not any(f.field == f"trait:{tag}" and f.has_source for f in self.facts):
+                raise ValueError(
+                    f"trait {tag!r} needs a fact with a source: facts: [{{field: 'trait:{tag}', claim: '<what the "
+                    "card says>', source: '<URL>', status: verified}]; an unsourced trait is not given"
+                )
+        stray = [t for t in self.ollama_tags_verified if t not in self.ollama_tags]
+        if stray:
+            raise ValueError(f"ollama_tags_verified lists {stray[0]!r}, which is not in ollama_tags")
+        return self
+
+    def trait_fact(self, tag: str) -> Fact | None:
+        """The fact behind a trait: a verified one first, else any sourced one (None when the trait is absent)."""
+        if tag not in self.traits:
+            return None
+        found = [f for f in self.facts if f.field == f"trait:{tag}" and f.has_source]
+        return next((f for f in found if f.status == "verified"), found[0] if found else None)
 
     @property
     def is_moe(self) -> bool:

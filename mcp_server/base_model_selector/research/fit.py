@@ -1,26 +1,17 @@
-"""Domain fit (1–5 stars with a reason for every point) and context fit (will the conversations fit?).
+"""Domain fit (1–5 stars, one sourced reason per point) and context fit (will the conversations fit?).
 
 The comparison table ranks candidates before anyone spends GPU time; a ranking people can argue with must
-show its arithmetic. `domain_fit` is deterministic and every adjustment it makes is written down as a reason,
-so an engineer (or an agent) can disagree with one line instead of with a number. When they do, `override_fit`
-records their stars and justification next to the computed ones; nothing is overwritten.
+show its arithmetic, and each point must say where it came from. `domain_fit` counts only the model's curated
+traits (`CatalogModel.traits`, each backed by a `trait:<tag>` fact quoting the publisher), as the study's domain
+profile weighs them; it never reads prose, so "fully open (data, code, checkpoints)" earns no code point. Licence,
+base weights, architecture, context fit and pullability are not domain fit: they are columns of their own, and
+`ranking.py` combines everything into the overall score with its formula shown. When someone disagrees with the
+stars, `override_fit` records their stars and justification next to the computed ones; nothing is overwritten.
 
-Scoring table for `domain_fit` (start at 3, apply every row, clamp to 1..5):
-
-    row                                                   adjustment
-    each `prefer` trait of the profile the model has       +weight (1)
-    each `avoid` trait of the profile the model has        −weight (1)
-    total params outside [min_b, max_b]                    −1
-    no base weights published                              −1   (only the instruct checkpoint can be tuned)
-    base weights not confirmed                             ±0   (reason asks to check)
-    hybrid architecture (Gated-DeltaNet, Mamba-2)          −1   (training-stack support)
-    mixture of experts                                     −1   (all experts in memory; stack support)
-    need_commercial and licence has conditions             −1
-    licence has conditions, commercial use not needed      ±0   (conditions still listed)
-    native context < longest input                         −2
-    native context unknown, longest input given            ±0
-    longest input > Ollama's default runtime context       ±0   (reason gives the num_ctx to set)
-    need_commercial and licence forbids commercial use     stars = 1, whatever the rest says
+Stars: every candidate starts with one star; each preferred trait it has adds its weight, each avoided trait
+subtracts its weight; the result is clamped to 1..5. Every reason names the trait, the publisher's words and the
+URL they were read on. A model with no sourced trait the profile values stays at one star, and the reason says so:
+an unsourced trait is not given.
 
 Context fit. Ollama does not run a model at its native context: it allocates a runtime window and silently
 truncates from the start of the prompt beyond it. Per Ollama's docs (docs.ollama.com/context-length, source
@@ -36,13 +27,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from base_model_selector.research.catalog import CatalogModel
-from base_model_selector.research.profiles import Profile, Trait, tokens
+from base_model_selector.research.catalog import CatalogModel, Fact
+from base_model_selector.research.profiles import Profile, tokens
+from base_model_selector.research.sources import urls_in
 from base_model_selector.study.errors import ConfigError
 
 OLLAMA_DEFAULT_CTX = 4096
 """Ollama's default runtime context below 24 GiB VRAM (see the module docstring for the source)."""
-START_STARS = 3
+START_STARS = 1
 
 
 class FitOverride(BaseModel):
@@ -83,80 +75,31 @@ class ContextFit(BaseModel):
     note: str
 
 
-def domain_fit(
-    model: CatalogModel,
-    profile: Profile,
-    *,
-    min_b: float | None = None,
-    max_b: float | None = None,
-    need_commercial: bool = False,
-    longest_input_tokens: int | None = None,
-    ollama_default_ctx: int = OLLAMA_DEFAULT_CTX,
-) -> Fit:
-    """Stars 1..5 for `model` in `profile`'s domain, with one reason per adjustment (see the module table)."""
+def domain_fit(model: CatalogModel, profile: Profile) -> Fit:
+    """Stars 1..5 for `model` in `profile`'s domain from its sourced traits, with one reason per point."""
     score = START_STARS
-    reasons: list[str] = []
-
-    def adjust(delta: int, text: str) -> None:
-        nonlocal score
-        score += delta
-        reasons.append(f"{_signed(delta)} {text}")
-
+    reasons = [f"{START_STARS} base star: every candidate starts with one"]
     for trait, sign in [(t, 1) for t in profile.prefer] + [(t, -1) for t in profile.avoid]:
-        evidence = trait.evidence(model)
-        if evidence is not None:
-            adjust(sign * trait.weight, _trait_reason(trait, evidence))
-
-    if (min_b is not None and model.params_b < min_b) or (max_b is not None and model.params_b > max_b):
-        adjust(-1, f"{model.params_b:g}B is outside the {_range(min_b, max_b)} size range")
-
-    if model.base_weights == "no":
-        adjust(
-            -1,
-            "no base weights published: you can only fine-tune the instruct checkpoint"
-            + _note(model.base_weights_note),
+        fact = trait.evidence(model)
+        if fact is not None:
+            score += sign * trait.weight
+            reasons.append(f"{_signed(sign * trait.weight)} {trait.label} — {source_note(fact)}")
+    if len(reasons) == 1:
+        reasons.append(
+            "±0 no sourced trait this domain values (traits not yet sourced or absent: check the model card)"
         )
-    elif model.base_weights == "unknown":
-        adjust(0, "base weights not confirmed: check before planning a fine-tune")
-
-    if model.architecture == "hybrid":
-        adjust(-1, "hybrid architecture: check training stack" + _note(model.architecture_note.split(": ")[0]))
-    elif model.architecture == "moe":
-        active = f", {model.active_params_b:g}B active" if model.active_params_b else ""
-        adjust(
-            -1,
-            f"mixture of experts ({model.params_b:g}B total{active}): all experts must fit in memory "
-            "for training; check training stack",
-        )
-
-    conditions = "; ".join(model.license_conditions) or model.license
-    if model.commercial_use == "conditional":
-        if need_commercial:
-            adjust(-1, f"licence has conditions: {conditions}")
-        else:
-            adjust(0, f"licence conditions apply even without commercial use: {conditions}")
-
-    if longest_input_tokens is not None:
-        native = model.context_tokens
-        if native is None:
-            adjust(0, "native context unknown: check the model card")
-        elif native < longest_input_tokens:
-            adjust(-2, f"context {tokens(native)} < longest input {tokens(longest_input_tokens)}")
-        if longest_input_tokens > ollama_default_ctx and (native is None or native >= longest_input_tokens):
-            num_ctx = _num_ctx(longest_input_tokens, native)
-            adjust(
-                0,
-                f"longest input {tokens(longest_input_tokens)} > Ollama default {tokens(ollama_default_ctx)}"
-                f": set num_ctx={num_ctx}",
-            )
-
     stars = max(1, min(5, score))
-    if model.commercial_use == "no" and need_commercial:
-        stars = 1
-        reasons.append(f"= 1 licence forbids commercial use: {conditions}")
-    elif stars != score:
+    if stars != score:
         reasons.append(f"= {stars} (score {str(score).replace('-', '−')} clamped to 1..5)")
     return Fit(model_id=model.id, profile=profile.key, stars=stars, reasons=reasons)
+
+
+def source_note(fact: Fact) -> str:
+    """'trait code: Qwen3 README: "..." (https://...)': what a point rests on, short enough for a table."""
+    claim = fact.claim if len(fact.claim) <= 140 else fact.claim[:139].rstrip() + "…"
+    url = (urls_in(fact.source) or [fact.source or ""])[0]
+    status = "" if fact.status == "verified" else f", {fact.status}"
+    return f"{fact.field.replace(':', ' ')}: {claim} ({url}{status})"
 
 
 def stars_text(stars: int) -> str:
@@ -227,16 +170,3 @@ def _num_ctx(need: int, native: int | None) -> int:
 
 def _signed(delta: int) -> str:
     return "±0" if delta == 0 else f"+{delta}" if delta > 0 else f"−{-delta}"
-
-
-def _trait_reason(trait: Trait, evidence: str) -> str:
-    return f"{trait.label} ({evidence})"
-
-
-def _note(note: str) -> str:
-    return f" ({note})" if note else ""
-
-
-def _range(min_b: float | None, max_b: float | None) -> str:
-    low = f"{min_b:g}" if min_b is not None else "0"
-    return f"{low}–{max_b:g}B" if max_b is not None else f"≥ {low}B"

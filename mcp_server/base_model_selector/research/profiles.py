@@ -1,11 +1,15 @@
-"""Domain profiles: what a good base model looks like for a kind of work, and why.
+"""Domain profiles: which of a model's curated traits matter for a kind of work, and why.
 
-Stars for "domain fit" must come from stated reasons, not taste. A profile names the traits to prefer and to
-avoid for a domain (empathetic conversation wants dialogue-tuned models and not reasoning-first ones; SQL wants
-code models; a multilingual product wants broad language coverage), says why for each, and says how a trait is
-recognised in the catalog: substrings of a model's `focus`, substrings of its facts' claims, or thresholds on
-native context or size. `resolve_profile` maps a study's free-text domain ("empathetic coaching", "SQL data
-analysis assistant") to a profile by keywords, falling back to `general` with a note.
+Stars for "domain fit" must come from what the publisher says a model was trained for, never from words that
+happen to appear in a description ("fully open (data, code, checkpoints)" is not code training). Every catalog
+model carries `traits` from a closed vocabulary, each backed by a `trait:<tag>` fact with its source
+(`catalog.TRAITS`); a profile names the traits to prefer (with a weight) and to avoid for a domain, and why.
+`fit.domain_fit` turns them into stars, one sourced reason per point. `resolve_profile` maps a study's free-text
+domain ("empathetic coaching", "SQL data analysis assistant") to a profile by keywords, falling back to `general`
+with a note.
+
+Each profile's preferred weights add up to 4, so a model with every preferred trait reaches 5 stars from the one
+star every candidate starts with, and the stars of different domains read alike.
 
 The profiles are Python data rather than a shipped YAML file: they change only with code review, mypy checks
 them, nothing is parsed at start-up, and a second file format would need its own loader and error messages for
@@ -19,49 +23,34 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from base_model_selector.research.catalog import CatalogModel
+from base_model_selector.research.catalog import TRAITS, CatalogModel, Fact
 from base_model_selector.study.errors import ConfigError
 
 
 class Trait(BaseModel):
-    """A property that counts for or against a model in a domain, and how to see it in the catalog.
+    """A property that counts for or against a model in a domain: a catalog trait tag (or several), with why.
 
-    A model has the trait when ANY criterion holds (a `focus` substring, a `facts` substring in a claim, native
-    context ≥ `min_context` or ≤ `max_context`, total size ≤ `max_params_b`), unless one of `unless_focus`
-    appears in its focus. Matching is case-insensitive.
+    A model has it when it carries ANY of `tags` and none of `unless` (e.g. "reasoning without dialogue tuning":
+    tags ("reasoning",), unless ("roleplay-chat", "instruction-following")).
     """
 
     model_config = ConfigDict(frozen=True)
 
     key: str
-    label: str = Field(description="Short phrase used in fit reasons, e.g. 'instruction-tuned for dialogue'.")
+    label: str = Field(description="Short phrase used in fit reasons, e.g. 'tuned for dialogue or role-play'.")
     why: str
-    focus: tuple[str, ...] = ()
-    facts: tuple[str, ...] = ()
-    unless_focus: tuple[str, ...] = ()
-    min_context: int | None = None
-    max_context: int | None = None
-    max_params_b: float | None = None
+    tags: tuple[str, ...]
+    unless: tuple[str, ...] = ()
     weight: int = 1
 
-    def evidence(self, model: CatalogModel) -> str | None:
-        """Why `model` has this trait ("focus: chat", "context 8K ≤ 8K"), or None when it does not."""
-        focus = [item.lower() for item in model.focus]
-        if any(u in item for u in self.unless_focus for item in focus):
+    def evidence(self, model: CatalogModel) -> Fact | None:
+        """The sourced fact that gives `model` this trait, or None when it does not have it."""
+        if any(tag in model.traits for tag in self.unless):
             return None
-        for item, original in zip(focus, model.focus, strict=True):
-            if any(f in item for f in self.focus):
-                return f"focus: {original}"
-        for fact in model.facts:
-            if any(f in fact.claim.lower() for f in self.facts):
-                return f"{fact.field}: {fact.claim[:60]}"
-        ctx = model.context_tokens
-        if self.min_context is not None and ctx is not None and ctx >= self.min_context:
-            return f"context {tokens(ctx)} ≥ {tokens(self.min_context)}"
-        if self.max_context is not None and ctx is not None and ctx <= self.max_context:
-            return f"context {tokens(ctx)} ≤ {tokens(self.max_context)}"
-        if self.max_params_b is not None and model.params_b <= self.max_params_b:
-            return f"{model.params_b:g}B ≤ {self.max_params_b:g}B"
+        for tag in self.tags:
+            fact = model.trait_fact(tag)
+            if fact is not None:
+                return fact
         return None
 
 
@@ -100,107 +89,81 @@ def tokens(n: int) -> str:
     return str(n)
 
 
-CHAT = Trait(
-    key="chat",
-    label="instruction-tuned for dialogue",
-    focus=("chat",),
-    why="Multi-turn conversation is what chat/instruct tuning optimises; a fine-tune then starts from the "
-    "right register instead of having to teach it.",
+def _t(key: str, label: str, why: str, weight: int = 1, *, tags: tuple[str, ...] = (), unless: tuple[str, ...] = ()):
+    unknown = [t for t in (*tags, *unless) if t not in TRAITS] or ([] if tags else [key])
+    if unknown:
+        raise ValueError(f"profile trait {key!r}: {unknown[0]!r} is not in the trait vocabulary {TRAITS}")
+    return Trait(key=key, label=label, why=why, weight=weight, tags=tags, unless=unless)
+
+
+def _trait(tag: str, weight: int = 1) -> Trait:
+    label, why = _ABOUT[tag]
+    return _t(tag, label, why, weight, tags=(tag,))
+
+
+_ABOUT: dict[str, tuple[str, str]] = {
+    "roleplay-chat": (
+        "tuned for dialogue or role-play",
+        "Multi-turn conversation is what chat tuning optimises; a fine-tune then starts from the right register.",
+    ),
+    "instruction-following": (
+        "instruction-following tuning",
+        "A product's system prompt is a set of instructions; models tuned to follow them keep to format and rules.",
+    ),
+    "safety-tuned": (
+        "safety tuning",
+        "Safety-aligned models refuse and redirect harmful requests, which sensitive domains rely on.",
+    ),
+    "code": (
+        "trained for code",
+        "Code-trained models know syntax, libraries and dialects; these are costly to teach by fine-tuning.",
+    ),
+    "sql": (
+        "evaluated on text-to-SQL",
+        "A model the publisher evaluates on text-to-SQL (Spider, BIRD) already maps questions to schemas.",
+    ),
+    "math": ("trained for maths", "Maths-focused training improves multi-step arithmetic and symbolic work."),
+    "reasoning": ("reasoning (thinking) mode", "Thinking traces let a model work through multi-step logic."),
+    "multilingual": (
+        "multilingual training",
+        "Language coverage comes from pretraining; fine-tuning cannot cheaply add a language the base lacks.",
+    ),
+    "tool-use": (
+        "trained for tool use",
+        "Native function-calling training teaches the call format and schema adherence that agents rely on.",
+    ),
+    "rag": (
+        "tuned for retrieval-augmented answers",
+        "RAG-tuned models answer from supplied passages instead of improvising.",
+    ),
+    "long-context": (
+        "long native context",
+        "Whole documents, retrieved passages or long traces must fit in the window without chunking.",
+    ),
+}
+
+REASONING_FIRST = _t(
+    "reasoning_first",
+    "reasoning-tuned without dialogue or instruction tuning",
+    "Reasoning-first models are strong at logic but verbose and analytic in dialogue: they think before every "
+    "reply and answer feelings with solutions; thinking blocks also break strict output formats.",
+    tags=("reasoning",),
+    unless=("roleplay-chat", "instruction-following"),
 )
-REASONING_FIRST = Trait(
-    key="reasoning_first",
-    label="reasoning-tuned without a chat mode",
-    focus=("reasoning",),
-    unless_focus=("chat",),
-    why="Reasoning-tuned models are strong at logic but tend to be verbose, analytic and slow in dialogue: "
-    "they think before every reply and answer feelings with solutions.",
-)
-NARROW_SPECIALIST = Trait(
-    key="narrow_specialist",
-    label="code/math specialist",
-    focus=("code", "coding", "math"),
-    unless_focus=("chat",),
-    why="Post-training aimed at code or maths trades away conversational warmth and general register.",
-)
-CODE = Trait(
-    key="code",
-    label="trained for code",
-    focus=("code", "coding"),
-    why="Code-trained models know syntax, libraries and SQL dialects; these are costly to teach by fine-tuning.",
-)
-MATH = Trait(
-    key="math",
-    label="trained for maths/STEM",
-    focus=("math", "stem"),
-    why="Maths-focused post-training improves multi-step arithmetic and symbolic work.",
-)
-REASONING = Trait(
-    key="reasoning",
-    label="reasoning (thinking) mode",
-    focus=("reasoning", "think"),
-    why="Thinking traces let a model work through multi-step logic before answering.",
-)
-MULTILINGUAL = Trait(
-    key="multilingual",
-    label="multilingual pretraining",
-    focus=("multilingual",),
-    why="Language coverage comes from pretraining; fine-tuning cannot cheaply add a language the base lacks.",
-)
-ENGLISH_FIRST = Trait(
-    key="english_first",
-    label="English-first",
-    focus=("english",),
-    facts=("primarily english", "english-first"),
-    why="English-first models degrade sharply in other languages and tokenise them inefficiently.",
-)
-TOOLS = Trait(
-    key="tools",
-    label="trained for tool use / function calling",
-    focus=("tool", "function calling", "agent"),
-    why="Native function-calling training teaches the call format and schema adherence that agents rely on.",
-)
-GROUNDED = Trait(
-    key="grounded",
-    label="tuned for grounded answers (RAG)",
-    focus=("rag", "enterprise"),
-    why="RAG-tuned models answer from supplied passages and cite them instead of improvising.",
-)
-LONG_CONTEXT = Trait(
-    key="long_context",
-    label="long native context",
-    focus=("long context",),
-    min_context=131_072,
-    why="Whole documents, retrieved passages or long agent traces must fit in the window without chunking.",
-)
-SHORT_CONTEXT = Trait(
-    key="short_context",
-    label="short native context",
-    max_context=8_192,
-    why="An 8K-or-smaller window forces chunking, which loses cross-references in long inputs.",
-)
-TINY = Trait(
-    key="tiny",
-    label="very small model",
-    max_params_b=1.0,
-    why="Models of 1B or less hold little world knowledge and lose coherence over long outputs.",
-)
-FINETUNE_TARGET = Trait(
-    key="finetune_target",
-    label="designed as a fine-tuning target",
-    focus=("task-specific fine-tuning", "function calling"),
-    why="Small models built for task-specific fine-tuning, or trained on function calling, follow a fixed "
-    "output schema well after a short fine-tune.",
-)
-THINKING_NOISE = Trait(
-    key="thinking_noise",
-    label="reasoning-first output",
-    focus=("reasoning",),
-    unless_focus=("chat", "toggle", "hybrid thinking", "thinking control", "variant", "think/no_think"),
-    why="Thinking blocks before the answer break strict JSON output and add latency unless thinking can be "
-    "switched off.",
+NARROW_SPECIALIST = _t(
+    "narrow_specialist",
+    "code/maths specialist without dialogue or instruction tuning",
+    "Post-training aimed at code or maths trades away conversational warmth and general register.",
+    tags=("code", "math", "sql"),
+    unless=("roleplay-chat", "instruction-following"),
 )
 
-GENERAL = Profile(key="general", title="General assistant", keywords=(), prefer=(CHAT,))
+GENERAL = Profile(
+    key="general",
+    title="General assistant",
+    keywords=(),
+    prefer=(_trait("instruction-following", 2), _trait("roleplay-chat"), _trait("tool-use")),
+)
 
 PROFILES: dict[str, Profile] = {
     p.key: p
@@ -212,18 +175,26 @@ PROFILES: dict[str, Profile] = {
                 "therap|empath|counsel|coach|mental health|wellbeing|well-being|wellness|emotional|psycholog|"
                 "grief|mindful|companion|peer support|active listening|compassion|mood"
             ),
-            prefer=(CHAT,),
+            prefer=(_trait("roleplay-chat", 2), _trait("instruction-following"), _trait("safety-tuned")),
             avoid=(REASONING_FIRST, NARROW_SPECIALIST),
+        ),
+        Profile(
+            key="sql",
+            title="SQL / data analysis",
+            keywords=_kw(
+                "sql|database|query|queries|data analys|analytics|analyst|postgres|mysql|sqlite|warehouse|"
+                "text-to-sql|business intelligence|dashboard|dbt"
+            ),
+            prefer=(_trait("sql", 2), _trait("code"), _trait("instruction-following")),
         ),
         Profile(
             key="coding",
             title="Coding",
             keywords=_kw(
-                "code|coding|program|software|developer|sql|python|javascript|typescript|java|rust|debug|"
-                "refactor|devops|scripting|data analysis|database|query"
+                "code|coding|program|software|developer|python|javascript|typescript|java|rust|debug|"
+                "refactor|devops|scripting"
             ),
-            prefer=(CODE, TOOLS),
-            avoid=(TINY,),
+            prefer=(_trait("code", 3), _trait("tool-use")),
         ),
         Profile(
             key="math_logic",
@@ -232,8 +203,7 @@ PROFILES: dict[str, Profile] = {
                 "math|logic|reasoning|proof|puzzle|arithmetic|algebra|calculus|geometry|stem|physics|theorem|"
                 "olympiad|word problem"
             ),
-            prefer=(REASONING, MATH),
-            avoid=(TINY,),
+            prefer=(_trait("math", 2), _trait("reasoning", 2)),
         ),
         Profile(
             key="creative_writing",
@@ -242,8 +212,8 @@ PROFILES: dict[str, Profile] = {
                 "creative|fiction|story|stories|storytell|novel|poem|poetry|screenplay|screenwrit|roleplay|"
                 "role-play|copywrit|narrative|lyric|writing"
             ),
-            prefer=(CHAT,),
-            avoid=(REASONING_FIRST, TINY),
+            prefer=(_trait("roleplay-chat", 2), _trait("instruction-following"), _trait("long-context")),
+            avoid=(REASONING_FIRST,),
         ),
         Profile(
             key="factual_qa",
@@ -252,8 +222,7 @@ PROFILES: dict[str, Profile] = {
                 "factual|q&a|qa|question answer|questions|trivia|knowledge|rag|retrieval|encyclop|faq|"
                 "documentation|research assistant|lookup"
             ),
-            prefer=(GROUNDED, LONG_CONTEXT, CHAT),
-            avoid=(TINY,),
+            prefer=(_trait("rag", 2), _trait("long-context"), _trait("instruction-following")),
         ),
         Profile(
             key="customer_support",
@@ -262,7 +231,7 @@ PROFILES: dict[str, Profile] = {
                 "customer|support|helpdesk|help desk|service desk|ticket|call center|call centre|complaint|"
                 "refund|troubleshoot|client service"
             ),
-            prefer=(CHAT, TOOLS, GROUNDED),
+            prefer=(_trait("roleplay-chat"), _trait("instruction-following"), _trait("tool-use"), _trait("rag")),
             avoid=(REASONING_FIRST,),
         ),
         Profile(
@@ -272,8 +241,7 @@ PROFILES: dict[str, Profile] = {
                 "multilingual|translat|locali|language|cross-lingual|bilingual|non-english|spanish|french|"
                 "german|portuguese|italian|chinese|japanese|korean|arabic|hindi|russian|turkish|dutch|polish"
             ),
-            prefer=(MULTILINGUAL,),
-            avoid=(ENGLISH_FIRST,),
+            prefer=(_trait("multilingual", 3), _trait("instruction-following")),
         ),
         Profile(
             key="tool_use",
@@ -282,15 +250,13 @@ PROFILES: dict[str, Profile] = {
                 "tool|function call|function-call|agent|agentic|api call|workflow|automation|orchestrat|"
                 "planner|mcp|browser use"
             ),
-            prefer=(TOOLS, LONG_CONTEXT),
-            avoid=(TINY,),
+            prefer=(_trait("tool-use", 2), _trait("instruction-following"), _trait("long-context")),
         ),
         Profile(
             key="summarisation",
             title="Summarisation",
             keywords=_kw("summar|digest|condens|abstract|tl;dr|tldr|meeting notes|minutes|recap|synops|brief"),
-            prefer=(LONG_CONTEXT, CHAT),
-            avoid=(SHORT_CONTEXT, TINY),
+            prefer=(_trait("long-context", 2), _trait("instruction-following"), _trait("rag")),
         ),
         Profile(
             key="structured_extraction",
@@ -299,8 +265,8 @@ PROFILES: dict[str, Profile] = {
                 "extract|structured|json|schema|pars|entity|entities|ner|classif|tagging|invoice|form filling|"
                 "slot filling|information extraction|normali"
             ),
-            prefer=(FINETUNE_TARGET, GROUNDED),
-            avoid=(THINKING_NOISE,),
+            prefer=(_trait("instruction-following", 2), _trait("tool-use"), _trait("rag")),
+            avoid=(REASONING_FIRST,),
         ),
         GENERAL,
     )

@@ -71,7 +71,10 @@ def _selected(row: ComparisonRow, choice: Choice, role: str) -> SelectedModel:
     concerns = choice.concerns or list(row.flags)
     if tag is None:
         concerns.append("no Ollama tag: import a GGUF with a Modelfile, then pass its name as ollama_tag")
-    rationale = choice.rationale or f"Domain fit {stars_text(row.stars)} ({row.stars}/5) for the study's profile"
+    place = f"ranked #{row.rank}" if row.rank else f"just outside the study's size range ({row.params})"
+    rationale = choice.rationale or (
+        f"{place}, overall {row.overall}; domain fit {stars_text(row.stars)} ({row.stars}/5) for the study's profile"
+    )
     return SelectedModel(
         candidate_id=row.id,
         name=row.model,

@@ -62,7 +62,7 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
         from base_model_selector.research.candidates import research_candidates
 
         s = open_study(study)
-        return await research_candidates(
+        result = await research_candidates(
             s,
             add=add,
             search=search,
@@ -71,6 +71,7 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
             web=web_search(s),
             progress=progress_reporter(ctx),
         )
+        return result.compact()
 
     @tool("build_comparison_table")
     def build_comparison_table_tool(
@@ -83,7 +84,7 @@ def register(tool: ToolDecorator, *, searcher: Searcher | None = None) -> None:
         """Build the comparison table of all candidates (Markdown and rows), applying recorded fit overrides."""
         from base_model_selector.research.compare import build_comparison_table
 
-        return build_comparison_table(open_study(study), overrides)
+        return build_comparison_table(open_study(study), overrides).compact()
 
     @tool("select_model")
     def select_model_tool(

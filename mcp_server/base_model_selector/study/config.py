@@ -142,6 +142,10 @@ class ResearchConfig(Strict):
     backoff_s: float = Field(default=2.0, ge=0, le=60, description="First retry delay; doubles each retry")
     timeout_s: float = Field(default=10, gt=0, le=120)
     fetch_pages: int = Field(default=0, ge=0, le=10, description="Top result pages to fetch and extract")
+    allow_gguf_import: bool = Field(
+        default=False,
+        description="True: a model without an Ollama tag may rank first (you will import its GGUF with a Modelfile)",
+    )
 
     @field_validator("backends")
     @classmethod
