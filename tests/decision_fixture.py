@@ -1,7 +1,7 @@
-"""A small, fixed, fully judged study for the decision and document tests: every file written from literals.
+"""A small, fixed, fully judged study for the decision and document tests: the person's files and the judge's
+replies are literals, everything derived from them is written by step 6's own code.
 
-Scores come from the assessment step's own scoring functions, so the fixture follows the real pass rule. Every
-timestamp is fixed, so the files (and therefore their hashes in the document) are identical on every run.
+Every timestamp is fixed, so the files (and therefore their hashes in the document) are identical on every run.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from base_model_selector.judging.rubric import parse_rubric
-from base_model_selector.judging.scoring import score_response, summarise
+from base_model_selector.judging import results
+from base_model_selector.judging.llm_judge import LLMJudge
+from base_model_selector.judging.verdicts import load_inputs
+from base_model_selector.study.directory import Study
 from base_model_selector.study.types import (
     Answer,
-    AssessmentReport,
     BaselineResponse,
     CriterionVerdict,
     ModelFacts,
@@ -23,7 +24,9 @@ from base_model_selector.study.types import (
 )
 
 MODEL = "qwen3:8b"
-JUDGE = "llm:judge:7b"
+JUDGE_MODEL = "judge:7b"
+JUDGE_DIGEST = "sha256:" + "b" * 64
+JUDGE = "llm:judge:7b@bbbbbbbbbbbb"
 STAMP = "2025-01-02T03:04:05+00:00"
 
 STUDY_YAML = """\
@@ -81,26 +84,31 @@ REASONS = {
     ("CQ1", "N"): "Does not address the customer's actual question.",
     ("CQ2", "N"): "Offers a refund outside the 30-day window.",
     ("SAFE1", "N"): "Asks the customer to type their password in the chat.",
-    ("LEN1", "N"): "has 161 words (limit 120)",
 }
 
 
 def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = ROWS) -> Path:
-    """Write the whole judged study under `root` and return it."""
+    """Write the whole judged study under `root` and return it.
+
+    The verdicts are filed the way the LLM judge files them (under the keys of its exact prompts, with its judge
+    record), and the assessments are scored and written by step 6's own code, so the study is what a real run
+    leaves behind; only the judge's replies are literals.
+    """
     root.mkdir(parents=True, exist_ok=True)
     (root / "study.yaml").write_text(STUDY_YAML, encoding="utf-8")
     (root / "rubric.yaml").write_text(RUBRIC_YAML, encoding="utf-8")
     run = root / "runs" / "qwen3-8b"
     run.mkdir(parents=True)
     (root / "scenarios").mkdir()
-    rubric = parse_rubric(RUBRIC_YAML)
-    scenarios, responses, verdicts, assessments = [], [], [], []
+    scenarios, responses = [], []
     for i, (topic, style, edge, text, answers) in enumerate(rows, start=1):
         sid = f"sc-{i:02d}"
         scenarios.append(
             Scenario(id=sid, text=text, topic=topic, style=style, edge_case=edge, origin="file", created_at=STAMP)
         )
-        reply = f"Thanks for reaching out about {topic}. " + ("Here is what to do next. " * (3 + i % 4))
+        # LEN1 is a check on the text itself: a reply it fails (N) is made 156 words long, over its 120.
+        steps = "Here is what to do next. " * (25 if answers[IDS.index("LEN1")] == "N" else 3 + i % 4)
+        reply = f"Thanks for reaching out about {topic}. {steps}"
         responses.append(
             BaselineResponse(
                 key=f"resp-{i:02d}",
@@ -118,28 +126,45 @@ def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = 
                 created_at=STAMP,
             )
         )
-        mine = []
+    _jsonl(root / "scenarios" / "scenarios.jsonl", scenarios)
+    _jsonl(run / "responses.jsonl", responses)
+    study = Study.open(root)
+    inputs = load_inputs(study, MODEL)
+    judge = LLMJudge(
+        backend=None,  # type: ignore[arg-type]  # never called: only its keys are needed
+        model=JUDGE_MODEL,
+        digest=JUDGE_DIGEST,
+        seed=study.config.judge.seed,
+        study_dir=study.root,
+        system_prompt=study.system_prompt(),
+        domain=study.config.domain,
+        num_predict=study.config.judge.num_predict,
+    )
+    keys = {k: v for t in judge.plan(inputs.pairs, inputs.rubric.criteria, batched=False) for k, v in [_key(t)]}
+    verdicts = []
+    for i, (*_, answers) in enumerate(rows, start=1):
         for cid, letter in zip(IDS, answers, strict=True):
-            mine.append(
+            if cid == "LEN1":
+                continue  # a deterministic check, computed from the response when scoring
+            verdicts.append(
                 CriterionVerdict(
-                    key=f"v-{i:02d}-{cid}",
-                    scenario_id=sid,
+                    key=keys[(f"sc-{i:02d}", cid)],
+                    scenario_id=f"sc-{i:02d}",
                     response_key=f"resp-{i:02d}",
                     criterion_id=cid,
                     answer=LETTER[letter],
                     reasoning=REASONS.get((cid, letter), "" if letter == "E" else "Meets the criterion."),
-                    judge="check" if cid == "LEN1" else JUDGE,
+                    judge=judge.label,
                     error="reply was not valid JSON for the schema" if letter == "E" else None,
                     created_at=STAMP,
                 )
             )
-        verdicts += mine
-        assessments.append(score_response(rubric, mine, scenario_id=sid, response_key=f"resp-{i:02d}"))
-    summary = summarise(rubric, assessments, model=MODEL, judge=JUDGE).model_copy(update={"created_at": STAMP})
-    _jsonl(root / "scenarios" / "scenarios.jsonl", scenarios)
-    _jsonl(run / "responses.jsonl", responses)
     _jsonl(run / "verdicts.jsonl", verdicts)
-    report = AssessmentReport(summary=summary, assessments=assessments)
+    state = results.state(study, MODEL, inputs=inputs, llm=(judge.label, keys))
+    settings = judge.settings() | {"model": judge.model, "digest": judge.digest}
+    report = results.write(study, state, warnings=[], records={judge.label: settings})
+    assert report is not None
+    report.summary.created_at = STAMP
     (run / "assessments.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     selection = Selection(
         primary=SelectedModel(
@@ -165,6 +190,11 @@ def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = 
     )
     (run / "model.json").write_text(facts.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return root
+
+
+def _key(task) -> tuple[tuple[str, str], str]:
+    [(cid, key)] = task.verdict_keys.items()
+    return (task.pair.scenario.id, cid), key
 
 
 def _jsonl(path: Path, records: list) -> None:

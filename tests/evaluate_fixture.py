@@ -1,8 +1,7 @@
-"""An example study prepared for `evaluate` against the loopback Ollama, and a scripted model to answer it.
+"""An example study prepared for `evaluate` against the loopback Ollama, and a scripted model for every role.
 
-`scripted` plays every role the study needs from one fake server: the scenario generator (a user message), the
-model under test (an answer) and the judge (a schema-valid verdict, about one NO in six), each derived from a
-hash of the request so a re-run gets the same reply.
+The scripted model answers as the generator (a user message), the candidate (a reply) and the judge (a
+schema-valid verdict, about one NO in six), each derived from a hash of the request so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -54,3 +53,14 @@ def prepared_study(root: Path, url: str, example: str = "customer-support", n: i
         text = text.replace(old, new, 1)
     study_yaml.write_text(text, encoding="utf-8")
     return Study.open(root)
+
+
+def edited(study: Study, *replacements: tuple[str, str]) -> Study:
+    """The study reopened after replacing text in its study.yaml (each `old` must be there)."""
+    path = study.paths.study_yaml
+    text = path.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return Study.open(study.root)

@@ -159,7 +159,7 @@ async def evaluate(
                 stage="assess", status="done" if assessed.judge_calls else "skipped", summary=assessed.summary()
             )
         )
-        if assessed.pending_ids:
+        if assessed.state != "complete":
             return result(assessed.next_action, complete=False)
 
     await display.show(5, 0.0, "deciding")

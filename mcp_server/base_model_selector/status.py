@@ -2,8 +2,11 @@
 
 Nothing is remembered outside the study directory, so status is always the truth on disk: a step is done when
 its output exists (and, for the per-scenario steps, covers every scenario), stale when an input it was derived
-from has changed since (newer modification time, as make does), pending otherwise. The next action names the
-exact MCP tool and CLI command, so an agent or a person never has to guess.
+from has changed since, pending otherwise. Steps 6–8 compare content: the assessments must rest on the judge
+judge.mode names and match the rubric, responses and recorded verdicts; the decision records the hash of the
+assessments it was made from, and the document the hashes of its decision and notes; step 7 is stale whenever
+step 6 is not done, and step 8 whenever step 7 is not. Earlier steps compare modification times, as make does.
+The next action names the exact MCP tool and CLI command, so an agent or a person never has to guess.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from base_model_selector.study.directory import Study, active_model
+from base_model_selector.study.errors import BMSError
 from base_model_selector.study.storage import read_jsonl
 
 State = Literal["done", "pending", "stale"]
@@ -156,23 +160,100 @@ def _researched(study: Study, model: str | None) -> tuple[State, str, list[Path]
 
 
 def _assessed(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+    """Step 6 is done when the assessments rest on the judge judge.mode names, cover every item, and match the
+    rubric, the responses and the verdicts recorded since; the judge's identity, settings and prompts are inputs."""
+    from base_model_selector.judging import results
+
     if model is None:
         return "pending", "choose a model first (step 2, or pass --model)", []
-    path = study.paths.assessments(model)
-    if not path.exists():
-        verdicts = len(read_jsonl(study.paths.verdicts(model)).records)
-        return "pending", f"not assessed yet ({verdicts} verdicts recorded)", []
-    inputs = [study.paths.rubric_yaml, study.paths.responses(model), study.paths.verdicts(model)]
     try:
-        summary = json.loads(path.read_text(encoding="utf-8")).get("summary", {})
-    except (OSError, ValueError, AttributeError):
-        return "pending", f"{_rel(study, path)} is unreadable; re-run the assessment", []
-    pending, n = summary.get("pending", 0), summary.get("n", 0)
-    if pending:
-        return "pending", f"{n} responses assessed, {pending} still need verdicts ({_rel(study, path)})", []
-    rate = summary.get("pass_rate")
-    detail = f"{summary.get('passed', 0)}/{n} pass ({rate:.0%})" if isinstance(rate, (int, float)) else "assessed"
-    return "done", f"{detail}: {_rel(study, path)}", inputs
+        st = results.state(study, model)
+    except BMSError as err:
+        return "pending", str(err).split(" — ")[0], []
+    report = results.previous_report(study, model)
+    path = _rel(study, study.paths.assessments(model))
+    rests_on = report.basis.judge if report is not None else None
+    if not st.complete:
+        if rests_on is not None and st.primary.kind == "llm" and st.keys is None and st.primary.matches(rests_on):
+            return (
+                "stale",
+                f"{path} rests on {rests_on}, but its prompts or settings changed since (system prompt, "
+                "template, rubric, responses or judge settings); re-run assess: only what changed is judged again",
+                [],
+            )
+        note = f"; {path} rests on {rests_on}" if rests_on and rests_on != st.identity else ""
+        return "pending", f"{st.coverage()} (judge.mode: {st.primary.mode}){note}", []
+    expected = st.identity if st.inputs.rubric.criteria else results.CHECKS_ONLY
+    if report is None or report.basis.judge != expected:
+        was = f" (it rests on {rests_on})" if rests_on else ""
+        return "pending", f"every item is judged by {st.identity}; score them with assess{was}", []
+    b = report.basis
+    changed = [
+        what
+        for what, before, now in (
+            ("rubric.yaml", b.rubric_sha256, results.rubric_sha256(study)),
+            ("the responses", b.responses_sha256, results.responses_sha256(st.inputs)),
+            ("the recorded verdicts", (b.judged, b.overridden), (st.judged, st.overridden)),
+        )
+        if before != now
+    ]
+    if changed:
+        return "stale", f"{path} — changed since: {', '.join(changed)}", []
+    o = report.summary
+    return "done", f"{o.passed}/{o.n} pass ({o.pass_rate:.0%}), judge {o.judge}: {path}", []
+
+
+def _decided(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+    """Step 7 is stale when the assessments or the thresholds it was decided from changed (by content)."""
+    from base_model_selector.decision.decide import Decision
+    from base_model_selector.decision.provenance import sha256_file
+
+    if model is None:
+        return "pending", "choose a model first (step 2, or pass --model)", []
+    path = study.paths.decision(model)
+    if not path.exists():
+        return "pending", f"no decision yet ({_rel(study, path)})", []
+    try:
+        decision = study.read_json(path, Decision)
+    except BMSError:
+        return "stale", f"{_rel(study, path)} is from an older version; decide again", []
+    assert decision is not None
+    changed = []
+    if decision.assessments_sha256 != sha256_file(study.paths.assessments(model)):
+        changed.append(study.paths.assessments(model).name)
+    if decision.thresholds != study.config.thresholds:
+        changed.append("thresholds in study.yaml")
+    label = decision.verdict.label + (" (inconclusive)" if decision.verdict.inconclusive else "")
+    detail = f"{decision.pass_rate.passed}/{decision.pass_rate.assessed} passed → {label}: {_rel(study, path)}"
+    if changed:
+        return "stale", f"{detail} — changed since: {', '.join(changed)}", []
+    return "done", detail, []
+
+
+def _documented(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
+    """Step 8 is stale when the decision or notes.md it was rendered from changed; pending when the document at
+    docs_path belongs to another study."""
+    from base_model_selector.decision import provenance
+
+    path = study.docs_path()
+    if model is None:
+        return "pending", "choose a model first (step 2, or pass --model)", []
+    if not path.exists():
+        return "pending", f"no document yet ({_rel(study, path)})", []
+    owner = provenance.owner(path)
+    if owner is not None and owner != study.root:
+        return "pending", f"{_rel(study, path)} belongs to the study {owner}; set docs_path in study.yaml", []
+    found = provenance.read_marker(path)
+    if found is None:
+        return "stale", f"{_rel(study, path)} has no record of what it was rendered from; re-render it", []
+    changed = []
+    if found["decision"] != provenance.sha256_file(study.paths.decision(model)):
+        changed.append(study.paths.decision(model).name)
+    if found["notes"] != provenance.sha256_file(study.paths.notes_md):
+        changed.append(study.paths.notes_md.name)
+    if changed:
+        return "stale", f"{_rel(study, path)} — changed since: {', '.join(changed)}", []
+    return "done", f"document: {_rel(study, path)}", []
 
 
 def _scenarios_written(study: Study, model: str | None) -> tuple[State, str, list[Path]]:
@@ -247,18 +328,14 @@ STEPS: tuple[_Step, ...] = (
         "Decide",
         ("decide",),
         "decide",
-        _file_step(
-            lambda s, m: s.paths.decision(m) if m else None,
-            lambda s, m: [s.paths.assessments(m)] if m else [],
-            "decision",
-        ),
+        _decided,
     ),
     _Step(
         8,
         "Write the decision document",
         ("write_decision_doc",),
         "write-doc",
-        _file_step(lambda s, m: s.docs_path(), lambda s, m: [s.paths.decision(m)] if m else [], "document"),
+        _documented,
     ),
 )
 
@@ -268,6 +345,8 @@ def study_status(study: Study, model: str | None = None) -> StudyStatus:
     steps: list[StepStatus] = []
     for step in STEPS:
         state, detail, inputs = step.probe(study, model)
+        if step.number in (7, 8) and state == "done" and steps[-1].state != "done":
+            state, detail = "stale", f"{detail} — step {steps[-1].number} is {steps[-1].state}"
         if state == "done" and inputs:
             output_time_path = _step_output(study, step.number, model)
             changed = _stale_against(output_time_path, inputs) if output_time_path else []
@@ -298,7 +377,16 @@ def study_status(study: Study, model: str | None = None) -> StudyStatus:
         steps=steps,
         next_step=nxt.number if nxt else None,
         next_action=action,
+        warnings=_judge_warnings(study, model) if steps[5].state == "done" else [],
     )
+
+
+def _judge_warnings(study: Study, model: str | None) -> list[str]:
+    """Low agreement between judges, repeated here so nobody acts on the pass rate without seeing it."""
+    from base_model_selector.judging.results import previous_report
+
+    report = previous_report(study, model) if model else None
+    return [a.warning for a in report.summary.agreements if a.warning] if report else []
 
 
 def _step_output(study: Study, number: int, model: str | None) -> Path | None:

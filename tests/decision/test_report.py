@@ -37,6 +37,7 @@ def _doc(study: Study) -> str:
 
 def _frozen(text: str) -> str:
     """The decision.json hash changes whenever the Decision model gains a field; everything else is fixed."""
+    text = re.sub(r"(decision-sha256=)[0-9a-f]{64}", r"\1<sha256>", text)
     return re.sub(r"(`runs/qwen3-8b/decision\.json` \| )[0-9a-f]{64}", r"\1<sha256>", text)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from base_model_selector.decision.document_check import check_document
 from base_model_selector.evaluate import evaluate
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
-from evaluate_fixture import CANDIDATE, JUDGE, prepared_study, scripted
+from evaluate_fixture import CANDIDATE, JUDGE, edited, prepared_study, scripted
 from fakes import FakeOllama
 
 
@@ -37,13 +40,41 @@ def test_evaluate_runs_an_example_study_end_to_end_and_a_second_run_makes_no_mod
     text = doc_path.read_text(encoding="utf-8")
     assert check_document(text) == []
     _assert_numbers_match_the_assessments_on_disk(study, text)
+    assert f"| Scenarios | n=8, seed=13; generator {JUDGE} (8) |" in text, "the generator as recorded, not guessed"
 
+    before = _snapshot(study.root)
     runner = CliRunner()
     second = runner.invoke(app, ["evaluate", str(study.root), "--model", CANDIDATE])
     assert second.exit_code == 0, second.output
     assert fake_ollama.chat_count == calls, "a finished study must not call the model again"
     assert re.search(r"\[skipped\] baseline", second.output) and re.search(r"\[skipped\] assess", second.output)
     assert check_document(doc_path.read_text(encoding="utf-8")) == []
+    assert _snapshot(study.root) == before, "a second evaluate of a finished study changes no byte"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file's sha256 and modification time (the lock file is the lock's own business)."""
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".study.lock"
+    }
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_committed_study_stays_clean_in_git_after_a_second_evaluate(tmp_path: Path, fake_ollama: FakeOllama) -> None:
+    """Files a team commits showed a diff after a second evaluate that only changed timestamps."""
+    fake_ollama.responder = scripted
+    fake_ollama.add_model(CANDIDATE)
+    study = prepared_study(tmp_path / "s", fake_ollama.url, n=4)
+    assert asyncio.run(evaluate(study, CANDIDATE, html=True)).complete
+    git = ["git", "-C", str(study.root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "evaluated"], check=True)
+    assert asyncio.run(evaluate(Study.open(study.root), CANDIDATE, html=True)).complete
+    status = subprocess.run([*git, "status", "--porcelain"], check=True, capture_output=True, text=True).stdout
+    assert status == ""
 
 
 def _assert_numbers_match_the_assessments_on_disk(study: Study, text: str) -> None:
@@ -102,10 +133,7 @@ def test_evaluate_with_the_agent_as_judge_stops_after_the_baseline_and_says_what
 ) -> None:
     fake_ollama.responder = scripted
     fake_ollama.add_model(CANDIDATE)
-    study = prepared_study(tmp_path / "s", fake_ollama.url, n=3)
-    study_yaml = study.paths.study_yaml
-    study_yaml.write_text(study_yaml.read_text(encoding="utf-8").replace("mode: llm", "mode: agent"), "utf-8")
-    study = Study.open(study.root)
+    study = edited(prepared_study(tmp_path / "s", fake_ollama.url, n=3), ("mode: llm", "mode: agent"))
 
     result = asyncio.run(evaluate(study, CANDIDATE))
     assert not result.complete
@@ -143,3 +171,18 @@ def test_evaluate_stops_before_the_baseline_when_planned_scenarios_could_not_be_
     assert [s.stage for s in result.stages][-1] == "scenarios" and result.stages[-1].status == "stopped"
     assert "add_scenarios" in result.next_action
     assert not study.paths.responses(CANDIDATE).exists(), "no baseline is run on a short set"
+
+
+def test_the_document_names_the_generator_that_wrote_the_scenarios_as_recorded(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    """With no judge or generator model set, the candidate wrote the scenarios; the document once said 'none'."""
+    fake_ollama.responder = scripted
+    fake_ollama.add_model(CANDIDATE)
+    study = edited(prepared_study(tmp_path / "s", fake_ollama.url, n=3), (f'model: "{JUDGE}"', "model: null"))
+    assert asyncio.run(evaluate(study, CANDIDATE)).complete
+    from base_model_selector.decision.report import write_decision_doc
+
+    write_decision_doc(edited(study, ("generator_model: null", 'generator_model: "x:1b"')), CANDIDATE)
+    text = study.docs_path().read_text(encoding="utf-8")
+    assert f"| Scenarios | n=3, seed=13; generator {CANDIDATE} (3) |" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_every_verdict_keeps_the_exact_prompt_raw_reply_and_answer(tmp_path: Pat
     prompts = {body["messages"][0]["content"] for body in sent}
     assert len(verdicts) == len(RESPONSES) * len(CRITERIA)
     for v in verdicts:
-        assert v.prompt in prompts and v.judge == "llm:llama3.1:8b"
+        assert v.prompt in prompts and re.fullmatch(r"llm:llama3\.1:8b@[0-9a-f]{12}", v.judge)
         assert json.loads(v.raw_reply or "")["answer"] == v.answer.value
     body = sent[0]
     assert body["options"]["temperature"] == 0 and body["options"]["seed"] == 7
@@ -154,16 +155,18 @@ def test_agreement_rejudges_a_seeded_sample_and_reports_kappa(tmp_path: Path) ->
         calls = fake.chat_count
         again = run(study, agreement=True)
         assert fake.chat_count == calls  # the re-judgings are cached too
-    agreement = result.outcome.agreement
-    assert agreement is not None and agreement.sample == 5  # 10% of 40 is 4: at least 5
-    assert agreement == again.outcome.agreement.model_copy(update={})  # same seed, same sample
+    [agreement] = result.outcome.agreements
+    assert agreement.sample == 5  # 10% of 40 is 4: at least 5
+    assert agreement.judge_b.endswith("(temperature 0.7, seed 8)"), "the judge's own model again, sampled"
+    assert (result.agreement_calls, again.agreement_calls, again.judge_calls) == (5, 0, 0)  # calls actually made
+    assert again.outcome.agreements == [agreement]  # same seed, same sample
     first = [
         Answer(intended(RESPONSES[int(d.split("/")[0][1:])][0], d.split("/")[1].split(":")[0]))
         for d in agreement.disagreements
     ]
     assert all(a is not Answer.NO for a in first)
     assert agreement.agree == agreement.sample - len(agreement.disagreements)
-    assert report_of(study).summary.agreement == agreement
+    assert report_of(study).summary.agreements == again.outcome.agreements
     if agreement.kappa is not None:
         assert -1 <= agreement.kappa <= 1
 
@@ -172,8 +175,8 @@ def test_agreement_kappa_matches_the_pure_function(tmp_path: Path) -> None:
     with FakeOllama(responder=scripted_judge, parallel=2) as fake:
         study = make_study(tmp_path / "s", fake.url)
         result = run(study, agreement=True, agreement_sample=1.0)
-    agreement = result.outcome.agreement
-    assert agreement is not None and agreement.sample == len(RESPONSES) * len(CRITERIA)
+    [agreement] = result.outcome.agreements
+    assert agreement.sample == len(RESPONSES) * len(CRITERIA)
     answers = [v.answer for v in verdicts_of(study)]
     assert agreement.percent_agreement == 1.0 and agreement.kappa == cohen_kappa(answers, answers)
 
@@ -217,3 +220,79 @@ def test_a_checks_only_rubric_needs_no_judge(tmp_path: Path) -> None:
         assert fake.chat_count == 0
     assert result.outcome.judge == "checks" and result.outcome.n == len(RESPONSES)
     assert result.outcome.passed == len(RESPONSES) - 1
+
+
+def test_cli_assess_exit_codes_say_whether_every_item_was_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shells import run_cli
+
+    with FakeOllama(responder=scripted_judge, parallel=1) as fake:
+        study = make_study(tmp_path / "s", fake.url, parallel=1)
+        fake.fail_next(2, "http500")  # the first call and its one retry: that item stays unjudged
+        code, out, _ = run_cli(["--study", str(study.root), "assess", "--model", CANDIDATE], capsys)
+        assert code == 1 and "failed:" in out and "run assess again to retry" in out
+        assert f"{len(RESPONSES) * len(CRITERIA) - 1} of {len(RESPONSES) * len(CRITERIA)} items judged" in out
+        assert not study.paths.assessments(CANDIDATE).exists(), "no pass rate on a subset"
+        code, out, _ = run_cli(["--study", str(study.root), "assess", "--model", CANDIDATE], capsys)
+        assert code == 0 and f"{EXPECTED_PASSED}/{len(RESPONSES)} responses pass" in out
+    code, out, _ = run_cli(["--study", str(study.root), "assess", "--agent", "--model", CANDIDATE], capsys)
+    assert code == 3 and "0 of 40 items judged by agent:default" in out and "next-batch" in out
+
+
+def test_verdict_files_written_before_judges_had_identities_still_count(tmp_path: Path) -> None:
+    """Old files say `llm:<model>` (no digest) and `agent`; no judge records, no basis in assessments.json."""
+    import shutil
+
+    from base_model_selector.judging.agent_judge import AgentVerdict, next_assessment_batch, record_assessments
+
+    with FakeOllama(responder=scripted_judge, parallel=2) as fake:
+        study = make_study(tmp_path / "s", fake.url)
+        run(study)
+        calls = fake.chat_count
+        path = study.paths.verdicts(CANDIDATE)
+        path.write_text(re.sub(r'"judge":"llm:llama3\.1:8b@[0-9a-f]+"', '"judge":"llm:llama3.1:8b"', path.read_text()))
+        shutil.rmtree(study.paths.judge_record(CANDIDATE, "x").parent)
+        study.paths.assessments(CANDIDATE).write_text('{"summary": {"model": "old"}, "assessments": []}')
+        again = run(study)
+        assert fake.chat_count == calls, "the old verdicts are found by their keys: no judge call"
+    assert again.state == "complete" and again.outcome is not None and again.outcome.passed == EXPECTED_PASSED
+
+    agent = make_study(tmp_path / "a", "http://127.0.0.1:9", extra="  mode: agent\n")
+    batch = next_assessment_batch(agent, CANDIDATE, k=200)
+    ids = [i for r in batch.responses for i in r.item_ids]
+    record_assessments(agent, [AgentVerdict(item_id=i, reasoning="ok", answer="YES") for i in ids], CANDIDATE)
+    path = agent.paths.verdicts(CANDIDATE)
+    path.write_text(path.read_text().replace('"judge":"agent:default"', '"judge":"agent"'))
+    assert '"judge":"agent"' in path.read_text()
+    result = asyncio.run(assess_responses(agent, CANDIDATE))
+    assert result.state == "complete" and result.judge == "agent:default"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param("system_prompt", id="system-prompt"),
+        pytest.param("template", id="judge-template"),
+    ],
+)
+def test_the_stored_keys_are_not_reused_when_what_the_prompts_are_made_of_changed(tmp_path: Path, change: str) -> None:
+    """A finished run re-scores from the judge record's keys; anything that shapes a prompt makes them stale."""
+    from base_model_selector.judging.llm_judge import SINGLE_TEMPLATE
+    from base_model_selector.study import templating
+
+    with FakeOllama(responder=scripted_judge, parallel=2) as fake:
+        study = make_study(tmp_path / "s", fake.url)
+        first = run(study)
+        assert run(study).judge_calls == 0
+        if change == "system_prompt":
+            yaml = study.paths.study_yaml
+            yaml.write_text(yaml.read_text().replace("You are the support assistant.", "You are the helpdesk."))
+        else:
+            (study.root / "templates").mkdir()
+            source = templating.source(SINGLE_TEMPLATE)
+            (study.root / "templates" / SINGLE_TEMPLATE).write_text(source.replace("strict, impartial", "careful"))
+        from base_model_selector.study.directory import Study
+
+        again = run(Study.open(study.root))
+    assert again.judge_calls == first.judge_calls == len(RESPONSES) * len(CRITERIA)

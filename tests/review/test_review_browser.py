@@ -113,8 +113,7 @@ def test_a_person_filters_walks_writes_the_notes_and_re_renders_the_document(
     study = review_page.study
     report = AssessmentReport.model_validate_json(study.paths.assessments(CANDIDATE).read_text(encoding="utf-8"))
     decision = json.loads(study.paths.decision(CANDIDATE).read_text(encoding="utf-8"))
-    failing = [c["criterion_id"] for c in decision["failures"]["criteria"] if c["failures"]]
-    worst = failing[0]
+    worst = next(c["criterion_id"] for c in decision["failures"]["criteria"] if c["failures"])
     tab = open_tab(review_page.url)
     page = tab.page
     assert page.inner_text(".decision .band") == decision["verdict"]["label"]
@@ -142,6 +141,25 @@ def test_a_person_filters_walks_writes_the_notes_and_re_renders_the_document(
     page.click("#f-clear")
     assert shown_count(tab)[0] == len(report.assessments)
 
+    # overrule the safety gate SP1 on a passing response: it fails, and the decision on the page follows
+    target = next(a.scenario_id for a in report.assessments if a.passed and a.scenario_id != HOSTILE_ID)
+    page.click(f'#list button.row[data-card="{target}"]')
+    row = page.locator(f'#card-{target} tr[data-criterion="SP1"]')
+    row.locator("details.overrule summary").click()
+    row.locator('input[name="answer"][value="NO"]').check()
+    row.locator('input[name="comment"]').fill("asks for the full card number")
+    with page.expect_navigation():
+        row.locator("form.overrule-form button").click()
+    assert selected_card(tab) == target, "the reload comes back to the same response"
+    row = page.locator(f'#card-{target} tr[data-criterion="SP1"]')
+    assert row.locator(".by").inner_text() == "by human:dana"
+    assert page.get_attribute(f"#card-{target}", "data-status") == "failed"
+    passed = decision["pass_rate"]["passed"]
+    assert page.inner_text(".decision .rate").startswith(f"{passed - 1}/{len(report.assessments)} passed")
+    page.check("#f-overruled")
+    assert shown_count(tab)[0] == 1
+    page.click("#f-clear")
+
     # write the notes and a pattern, then re-render the document
     page.fill("#n-qualitative", "Warm and accurate on how-to questions; guesses at prices it was never given.")
     page.fill(f'input.pattern-input[data-criterion="{worst}"]', "promises what only a human agent can do")
@@ -157,11 +175,14 @@ def test_a_person_filters_walks_writes_the_notes_and_re_renders_the_document(
     assert "Collect 200 billing chats" in written
     notes = parse_notes(study.paths.notes_md.read_text(encoding="utf-8"))
     assert notes.patterns == {worst: "promises what only a human agent can do"}
+    now = json.loads(study.paths.decision(CANDIDATE).read_text(encoding="utf-8"))
+    assert now["pass_rate"]["passed"] == decision["pass_rate"]["passed"] - 1, "re-rendering decided again"
+    unexplained = [
+        c["criterion_id"] for c in now["failures"]["criteria"] if c["failures"] and c["criterion_id"] != worst
+    ]
     still = page.eval_on_selector_all("#missing li", "items => items.map(item => item.textContent)")
-    assert still == (
-        [f"failure patterns for {', '.join(failing[1:])} (failure_patterns, or `- ID: …` lines)"] if failing[1:] else []
-    )
-    assert page.is_hidden("#missing") == (not failing[1:])
+    assert still == [f"failure patterns for {', '.join(unexplained)} (failure_patterns, or `- ID: …` lines)"]
+    assert page.is_visible("#missing")
 
     assert tab.left_loopback(review_page.port) == []
     assert tab.errors == [] and not [m for m in tab.console if "Content Security Policy" in m], tab.console

@@ -184,3 +184,89 @@ def test_the_backup_model_when_run_is_shown_side_by_side(reviewed: Study) -> Non
 def _point_at(study: Study, url: str) -> None:
     text_ = study.paths.study_yaml.read_text(encoding="utf-8")
     study.paths.study_yaml.write_text(re.sub(r'hosts: \["[^"]*"\]', f'hosts: ["{url}"]', text_), encoding="utf-8")
+
+
+def _item(study: Study, *, passed: bool, criterion: str) -> tuple[str, str]:
+    """(scenario ID, item ID) of a response that passed (or failed) and its item for `criterion`."""
+    from base_model_selector.judging.results import item_table
+
+    report = AssessmentReport.model_validate_json(study.paths.assessments(CANDIDATE).read_text(encoding="utf-8"))
+    scenario = next(a.scenario_id for a in report.assessments if a.passed == passed and a.scenario_id != HOSTILE_ID)
+    row = next(r for r in item_table(study, CANDIDATE) if (r.scenario_id, r.criterion_id) == (scenario, criterion))
+    return scenario, row.item_id
+
+
+def _overrule(page: ReviewServer, item_id: str, answer: str, comment: str = "") -> httpx.Response:
+    body = {"model": CANDIDATE, "item_id": item_id, "answer": answer, "comment": comment}
+    return httpx.post(page.url + "api/overrule", json=body, headers=origin(page))
+
+
+def test_an_overrule_is_a_human_verdict_and_the_scores_decision_and_agreement_follow(review_page: ReviewServer) -> None:
+    study = review_page.study
+    before = decided(study).pass_rate
+    verdicts_before = study.paths.verdicts(CANDIDATE).read_bytes()
+    scenario, item_id = _item(study, passed=True, criterion="SP1")  # a safety gate: NO fails the response
+
+    response = _overrule(review_page, item_id, "NO", "asks for the card number to 'verify' the account")
+    assert response.status_code == 200, response.text
+    assert response.json()["judge"] == "human:dana" and response.json()["overridden"] == 1
+
+    lines = study.paths.verdicts(CANDIDATE).read_bytes()
+    assert lines.startswith(verdicts_before), "append-only: every earlier verdict is kept byte for byte"
+    added = json.loads(lines[len(verdicts_before) :])
+    assert (added["judge"], added["answer"], added["scenario_id"]) == ("human:dana", "NO", scenario)
+    assert added["comment"] == "asks for the card number to 'verify' the account"
+    report = AssessmentReport.model_validate_json(study.paths.assessments(CANDIDATE).read_text(encoding="utf-8"))
+    assert not next(a for a in report.assessments if a.scenario_id == scenario).passed
+
+    html = httpx.get(review_page.url).text
+    card = re.search(rf'<article class="card" id="card-{scenario}".*?</article>', html, re.S)
+    assert card and 'data-status="failed"' in card.group(0) and 'data-overruled="1"' in card.group(0)
+    assert "by human:dana" in card.group(0) and "Overruled: <code>llm:" in card.group(0)
+    assert f"{before.passed - 1}/{before.assessed} passed" in html, "the decision on the page follows"
+    assert "<code>human:dana</code>" in re.search(r'<table class="agreement">.*?</table>', html, re.S).group(0)
+
+
+def test_na_is_refused_where_the_rubric_forbids_it_and_nothing_is_recorded(review_page: ReviewServer) -> None:
+    study = review_page.study
+    before = study.paths.verdicts(CANDIDATE).read_bytes()
+    _, item_id = _item(study, passed=True, criterion="TN1")  # na_invalid in the example rubric
+    response = _overrule(review_page, item_id, "NA")
+    assert response.status_code == 400
+    assert "NA refused for criterion TN1" in response.json()["error"]
+    assert study.paths.verdicts(CANDIDATE).read_bytes() == before
+    html = httpx.get(review_page.url).text
+    assert re.search(rf'data-item="{re.escape(item_id)}">.*?value="NA" disabled', html, re.S), "NA is not offered"
+
+
+def test_two_tabs_overruling_one_item_keep_both_verdicts_and_the_later_wins_shown_as_such(
+    review_page: ReviewServer,
+) -> None:
+    study = review_page.study
+    scenario, item_id = _item(study, passed=True, criterion="AC1")
+    assert _overrule(review_page, item_id, "NO", "first tab").status_code == 200
+    assert _overrule(review_page, item_id, "YES", "second tab").status_code == 200
+    people = [
+        json.loads(line)
+        for line in study.paths.verdicts(CANDIDATE).read_text(encoding="utf-8").splitlines()
+        if '"human:dana"' in line
+    ]
+    assert [(v["answer"], v["comment"]) for v in people] == [("NO", "first tab"), ("YES", "second tab")]
+    report = AssessmentReport.model_validate_json(study.paths.assessments(CANDIDATE).read_text(encoding="utf-8"))
+    assert next(a for a in report.assessments if a.scenario_id == scenario).answers["AC1"].value == "YES"
+    html = httpx.get(review_page.url).text
+    card = re.search(rf'<article class="card" id="card-{scenario}".*?</article>', html, re.S).group(0)
+    row = re.search(r'<tr class="[^"]*" data-criterion="AC1">.*?</tr>', card, re.S).group(0)
+    history = re.findall(r'<li class="(\w+)"><code>([^<]+)</code> <span class="answer a-(\w+)">', row)
+    assert history[-2:] == [("superseded", "human:dana", "NO"), ("counts", "human:dana", "YES")]
+
+
+def test_an_overrule_of_an_unknown_item_or_while_the_study_is_busy_is_refused(review_page: ReviewServer) -> None:
+    study = review_page.study
+    unknown = _overrule(review_page, "s-000:AC1:deadbeef", "NO")
+    assert unknown.status_code == 400 and "unknown item_id" in unknown.json()["error"]
+    _, item_id = _item(study, passed=True, criterion="AC1")
+    with study.locked("assess gemma3:270m"):
+        busy = _overrule(review_page, item_id, "NO")
+    assert busy.status_code == 409 and "busy" in busy.json()["error"]
+    assert '"human:' not in study.paths.verdicts(CANDIDATE).read_text(encoding="utf-8")

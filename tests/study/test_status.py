@@ -75,3 +75,66 @@ def test_changing_what_research_was_for_makes_it_stale_and_names_the_change(
     assert state == "stale"
     assert named in detail
     assert study_status(study).next_step == 1 and "re-run" in study_status(study).next_action
+
+
+# ------------------------------------------------------------------------------------------------ steps 6 to 8
+def _step(study: Study, model: str, number: int) -> tuple[str, str]:
+    step = study_status(study, model).steps[number - 1]
+    return step.state, step.detail
+
+
+def test_switching_the_judge_makes_step_six_pending_and_the_decision_and_document_stale(tmp_path: Path) -> None:
+    """After judge.mode moved to agent, status once still said all steps were done."""
+    from assess_fixture import CANDIDATE, make_study, scripted_judge
+    from base_model_selector.decision.decide import decide
+    from base_model_selector.decision.report import write_decision_doc
+    from base_model_selector.judging.agent_judge import AgentVerdict, next_assessment_batch, record_assessments
+    from base_model_selector.judging.assessment import assess_responses
+    from fakes import FakeOllama
+
+    with FakeOllama(responder=scripted_judge, parallel=2) as fake:
+        study = make_study(tmp_path / "s", fake.url)
+        asyncio.run(assess_responses(study, CANDIDATE))
+    decide(study, CANDIDATE)
+    write_decision_doc(study, CANDIDATE)
+    assert [_step(study, CANDIDATE, n)[0] for n in (6, 7, 8)] == ["done", "done", "done"]
+
+    study = edit(study, "judge:\n", "judge:\n  mode: agent\n")
+    state, detail = _step(study, CANDIDATE, 6)
+    assert state == "pending" and "0 of 40 items judged by agent:default" in detail and "rests on llm:" in detail
+    assert [_step(study, CANDIDATE, n)[0] for n in (7, 8)] == ["stale", "stale"]
+
+    batch = next_assessment_batch(study, CANDIDATE, k=200)
+    items = [i for r in batch.responses for i in r.item_ids]
+    record_assessments(study, [AgentVerdict(item_id=i, reasoning="Fine.", answer="YES") for i in items], CANDIDATE)
+    assert _step(study, CANDIDATE, 6)[0] == "done"
+    state, detail = _step(study, CANDIDATE, 7)
+    assert state == "stale" and "assessments.json" in detail
+    assert _step(study, CANDIDATE, 8)[0] == "stale", "a document on a stale decision is stale too"
+    decide(study, CANDIDATE)
+    assert [_step(study, CANDIDATE, n)[0] for n in (7, 8)] == ["done", "stale"]
+    write_decision_doc(study, CANDIDATE)
+    assert _step(study, CANDIDATE, 8)[0] == "done"
+    study.paths.notes_md.write_text("## Qualitative notes\nWarm.\n", encoding="utf-8")
+    state, detail = _step(study, CANDIDATE, 8)
+    assert state == "stale" and "notes.md" in detail
+
+
+def test_changing_the_judge_settings_or_the_rubric_makes_step_six_stale_or_pending(tmp_path: Path) -> None:
+    from assess_fixture import CANDIDATE, make_study, scripted_judge
+    from base_model_selector.judging.assessment import assess_responses
+    from fakes import FakeOllama
+
+    with FakeOllama(responder=scripted_judge, parallel=2) as fake:
+        study = make_study(tmp_path / "s", fake.url)
+        asyncio.run(assess_responses(study, CANDIDATE))
+    assert _step(study, CANDIDATE, 6)[0] == "done"
+    seeded = edit(study, "judge:\n", "judge:\n  seed: 8\n")
+    state, detail = _step(seeded, CANDIDATE, 6)
+    assert state == "stale" and "settings changed" in detail
+    seeded = edit(seeded, "  seed: 8\n", "")
+    assert _step(seeded, CANDIDATE, 6)[0] == "done"
+    rubric = seeded.paths.rubric_yaml
+    rubric.write_text(rubric.read_text().replace("Is the tone polite", "Is the tone warm"))
+    state, detail = _step(seeded, CANDIDATE, 6)
+    assert state == "stale" and "re-run assess" in detail

@@ -17,6 +17,8 @@ from base_model_selector.study.storage import (
     atomic_write_text,
     read_json,
     read_jsonl,
+    write_json_if_changed,
+    write_text_if_changed,
 )
 
 
@@ -112,3 +114,17 @@ def test_second_writer_is_refused_with_the_holder_named(tmp_path: Path) -> None:
         proc.join(10)
     with StudyLock(tmp_path / ".lock", wait_s=0.2).hold("after"):
         assert (tmp_path / ".lock").exists()
+
+
+def test_a_derived_file_is_rewritten_only_when_its_content_changes_not_its_timestamps(tmp_path: Path) -> None:
+    target = tmp_path / "summary.json"
+    assert write_json_if_changed(target, {"n": 3, "created_at": "2025-01-01T00:00:00+00:00", "rows": [{"at": 1}]})
+    stamp = target.stat().st_mtime_ns
+    later = {"n": 3, "created_at": "2026-06-06T00:00:00+00:00", "rows": [{"at": 1}]}
+    assert not write_json_if_changed(target, later)
+    assert target.stat().st_mtime_ns == stamp and "2025-01-01" in target.read_text(), "the old time stays"
+    assert write_json_if_changed(target, later | {"n": 4})
+    assert json.loads(target.read_text())["created_at"].startswith("2026"), "new content, new time"
+    assert write_text_if_changed(tmp_path / "doc.md", "# A\n")
+    assert not write_text_if_changed(tmp_path / "doc.md", "# A\n")
+    assert write_text_if_changed(tmp_path / "doc.md", "# B\n")

@@ -12,11 +12,17 @@ from base_model_selector.cli.app import app, emit, open_study
 @app.command()
 def decide(
     model: Annotated[str | None, typer.Option(help="Model tag under test; default: the selected primary")] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="The judge the decision rests on: llm, agent, agent:<name>, human:<name>; default judge.mode"
+        ),
+    ] = None,
 ) -> None:
     """Pass rate with its Wilson 95% interval, the decision band, and the failure analysis (decision.json)."""
     from base_model_selector.decision.decide import decide as decide_core
 
-    emit(decide_core(open_study(), model))
+    emit(decide_core(open_study(), model, judge=judge))
 
 
 @app.command("write-doc")

@@ -9,8 +9,10 @@ The result is written to runs/<model>/decision.json and is derived only from fil
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from enum import Enum
+from typing import Any
 
 from pydantic import Field
 
@@ -21,11 +23,13 @@ from base_model_selector.study.config import Thresholds
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
 from base_model_selector.study.types import (
+    Agreement,
     Answer,
     Assessment,
     AssessmentReport,
     AssessmentSummary,
     BaselineResponse,
+    Basis,
     CriterionVerdict,
     Record,
     Scenario,
@@ -98,13 +102,17 @@ class RunMetrics(Record):
 
 
 class JudgeInfo(Record):
-    judges: list[str] = Field(description="Judges that produced the verdicts: 'llm:<model>', 'agent', 'check'")
-    verdicts: int
-    errors: int
+    """The judge the decision rests on, the people who overruled it, and how well other judges agree with it."""
+
+    judge: str = Field(description="The primary judge: 'llm:<model>@<digest>', 'agent:<name>', 'human:<name>'")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Its settings (temperature, seed, ...)")
+    verdicts: int = Field(description="Criterion verdicts by the primary judge that the decision uses")
+    overridden: int = Field(default=0, description="Items where a person's verdict replaced the primary's")
+    changed: int = Field(default=0, description="Of those, items where the person answered differently")
+    people: list[str] = Field(default_factory=list)
+    errors: int = Field(description="ERROR verdicts the decision uses (current ones; superseded ones are not counted)")
     self_judged: bool = Field(description="The judge is the candidate or of its family (self-preference risk)")
-    agreement: float | None = Field(default=None, description="Share of re-judged verdicts that agreed")
-    kappa: float | None = Field(default=None, description="Cohen's kappa of the re-judged sample")
-    agreement_n: int | None = None
+    agreements: list[Agreement] = Field(default_factory=list, description="Each comparison judge vs the primary")
     warnings: list[str] = Field(default_factory=list, description="The assessment step's judge warnings")
 
 
@@ -122,6 +130,9 @@ class Decision(Record):
     failures: FailureAnalysis
     run: RunMetrics
     judge: JudgeInfo
+    assessments_sha256: str | None = Field(
+        default=None, description="sha256 of the assessments.json decided from: a different file makes this stale"
+    )
     warnings: list[str] = Field(default_factory=list)
 
     def summary(self) -> str:
@@ -136,6 +147,12 @@ class Decision(Record):
         worst = [c for c in self.failures.criteria if c.failures][:3]
         if worst:
             lines.append("  Worst criteria: " + ", ".join(f"{c.criterion_id} {c.failures}/{c.assessed}" for c in worst))
+        j = self.judge
+        lines.append(
+            f"  Judge: {j.judge} ({j.verdicts} verdicts"
+            + (f"; a person's verdict on {j.overridden} items, {j.changed} changed" if j.overridden else "")
+            + ")"
+        )
         lines += [f"  Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -241,6 +258,7 @@ def make_decision(
         judge = judge_info(model, verdicts)
     if judge.self_judged:
         warnings.append("self-preference risk: the pass rate may be inflated (see Judge reliability)")
+    warnings += [a.warning for a in judge.agreements if a.warning]
     digests = sorted({r.digest for r in used if r.digest})
     if len(digests) > 1:
         warnings.append(f"responses come from {len(digests)} different model digests: the model changed mid-study")
@@ -259,43 +277,33 @@ def make_decision(
     )
 
 
-def judge_info(model: str, verdicts: list[CriterionVerdict], summary: AssessmentSummary | None = None) -> JudgeInfo:
-    """Who judged, how often the judge failed, its agreement with itself, and whether it may favour the candidate."""
+def judge_info(
+    model: str, verdicts: list[CriterionVerdict], summary: AssessmentSummary | None = None, basis: Basis | None = None
+) -> JudgeInfo:
+    """Who judged, how often the judge failed, how well others agree with it, and whether it may favour the
+    candidate. `verdicts` are the criterion verdicts the decision uses (one per item), never superseded ones."""
+    from base_model_selector.judging.judges import kind, llm_model
     from base_model_selector.judging.llm_judge import self_judge_warning
 
-    judges = sorted({v.judge for v in verdicts} | ({summary.judge} if summary else set()))
-    agreement = summary.agreement if summary else None
+    primary = basis.judge if basis else summary.judge if summary else ",".join(sorted({v.judge for v in verdicts}))
     warnings = list(summary.warnings) if summary else []
-    risky = [w for j in judges if j.startswith("llm:") and (w := self_judge_warning(j.removeprefix("llm:"), model))]
+    risky = [
+        w for j in primary.split(",") if kind(j) == "llm" and (w := self_judge_warning(llm_model(j), model)) is not None
+    ]
     warnings += [w for w in risky if w not in warnings]
+    people = basis.people if basis else []
     return JudgeInfo(
-        judges=judges,
-        verdicts=len(verdicts),
+        judge=primary,
+        settings=basis.settings if basis else {},
+        verdicts=sum(1 for v in verdicts if v.judge not in people),
+        overridden=basis.overridden if basis else 0,
+        changed=basis.changed if basis else 0,
+        people=people,
         errors=sum(1 for v in verdicts if v.answer is Answer.ERROR),
         self_judged=bool(risky),
-        agreement=agreement.percent_agreement if agreement else None,
-        kappa=agreement.kappa if agreement else None,
-        agreement_n=agreement.sample if agreement else None,
+        agreements=list(summary.agreements) if summary else [],
         warnings=warnings,
     )
-
-
-def load_inputs(
-    study: Study, model: str
-) -> tuple[AssessmentReport, list[Scenario], list[BaselineResponse], list[CriterionVerdict], Rubric]:
-    """Everything step 7 reads, with a StepNotReady naming the command when a step has not run yet."""
-    path = study.paths.assessments(model)
-    report = study.read_json(path, AssessmentReport)
-    if report is None:
-        raise StepNotReady(
-            f"{path}: not found; assess the responses first with "
-            f"`base-model-selector --study {study.root} assess --model {model}` (MCP: assess_responses)"
-        )
-    rubric = load_rubric(study.paths.rubric_yaml)
-    scenarios = study.read_jsonl(study.paths.scenarios, Scenario).records
-    responses = study.read_jsonl(study.paths.responses(model), BaselineResponse).records
-    verdicts = study.read_jsonl(study.paths.verdicts(model), CriterionVerdict).records
-    return report, scenarios, responses, verdicts, rubric
 
 
 def rubric_info(rubric: Rubric) -> dict[str, CriterionInfo]:
@@ -304,15 +312,50 @@ def rubric_info(rubric: Rubric) -> dict[str, CriterionInfo]:
     return info
 
 
-def current_decision(study: Study, model: str) -> Decision:
-    """The decision the study's files support right now, without writing it (the review page shows this live)."""
-    report, scenarios, responses, verdicts, rubric = load_inputs(study, model)
-    if not report.assessments:
+def current_assessments(
+    study: Study, model: str, judge: str | None = None
+) -> tuple[AssessmentReport, list[CriterionVerdict]]:
+    """The assessments to decide from, refused unless the primary judge (`judge`, else judge.mode) covered every
+    item and they are current. Returns the report and the criterion verdicts it uses (one per item: the
+    primary's, or a person's)."""
+    from base_model_selector.judging import results
+
+    cli = f"base-model-selector --study {study.root}"
+    st = results.state(study, model, judge)
+    if not st.complete:
         raise StepNotReady(
-            f"{study.paths.assessments(model)}: holds no assessed responses "
-            f"({report.summary.pending} pending); finish step 6 with `base-model-selector --study {study.root} "
-            f"assess --model {model}`"
+            f"{st.coverage()}: a decision needs a verdict on every (response, criterion) item from the judge it "
+            f"rests on (judge.mode: {st.primary.mode}); finish step 6 with {results.finish_hint(study, st)}, "
+            "then decide again"
         )
+    report = study.read_json(study.paths.assessments(model), AssessmentReport)
+    expected = st.identity if st.inputs.rubric.criteria else results.CHECKS_ONLY
+    if report is None:
+        raise StepNotReady(
+            f"{study.paths.assessments(model)}: not found; score the verdicts with `{cli} assess --model {model}` "
+            "(MCP: assess_responses; verdicts already stored cost no judge call)"
+        )
+    b = report.basis
+    now = (expected, results.rubric_sha256(study), results.responses_sha256(st.inputs), st.judged, st.overridden)
+    if (b.judge, b.rubric_sha256, b.responses_sha256, b.judged, b.overridden) != now:
+        raise StepNotReady(
+            f"{study.paths.assessments(model)}: out of date (it rests on {b.judge}; the judge, rubric.yaml, the "
+            f"responses or the recorded verdicts changed since); re-score with `{cli} assess --model {model}` "
+            "(MCP: assess_responses; verdicts already stored cost no judge call)"
+        )
+    return report, list(st.counting.values())
+
+
+def current_decision(study: Study, model: str, judge: str | None = None) -> Decision:
+    """The decision the study's files support right now, without writing it (the review page shows it live).
+
+    Refused like `decide` while the judge it rests on (`judge`, else judge.mode) has not covered every item, or
+    when the assessments no longer match the verdicts, rubric or responses.
+    """
+    report, verdicts = current_assessments(study, model, judge)
+    rubric = load_rubric(study.paths.rubric_yaml)
+    scenarios = study.read_jsonl(study.paths.scenarios, Scenario).records
+    responses = study.read_jsonl(study.paths.responses(model), BaselineResponse).records
     decision = make_decision(
         model,
         report.assessments,
@@ -323,23 +366,29 @@ def current_decision(study: Study, model: str) -> Decision:
         rubric=rubric_info(rubric),
         weights=dict(rubric.categories),
         pass_threshold=rubric.pass_threshold,
-        judge=judge_info(model, verdicts, report.summary),
+        judge=judge_info(model, verdicts, report.summary, report.basis),
     )
-    if report.summary.pending:
-        decision.warnings.append(
-            f"{report.summary.pending} responses are still waiting for verdicts and are not in the pass rate"
-        )
+    decision.assessments_sha256 = hashlib.sha256(study.paths.assessments(model).read_bytes()).hexdigest()
     return decision
 
 
-def decide(study: Study, model: str | None = None, *, decided_at: str | None = None) -> Decision:
-    """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json."""
+def decide(
+    study: Study, model: str | None = None, *, decided_at: str | None = None, judge: str | None = None
+) -> Decision:
+    """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json.
+
+    The decision rests on `judge` (llm, agent, agent:<name>, human:<name>), else judge.mode. Refused while that
+    judge has not covered every item (`k of n items judged`), or when the assessments no longer match the
+    verdicts, rubric or responses. Re-deciding with nothing changed writes nothing.
+    """
     from base_model_selector.serving.pull import model_under_test
 
     model = model_under_test(study, model)
-    decision = current_decision(study, model)
+    decision = current_decision(study, model, judge)
     if decided_at is not None:
         decision.decided_at = decided_at
+    path = study.paths.decision(model)
     with study.locked(f"decide {model}"):
-        study.write_json(study.paths.decision(model), decision)
+        if not study.write_json(path, decision):
+            decision = study.read_json(path, Decision) or decision  # unchanged: keep the time it was decided
     return decision

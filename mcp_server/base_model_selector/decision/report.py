@@ -11,16 +11,14 @@ an unlucky note fails loudly instead of producing a quietly broken document. Opt
 
 from __future__ import annotations
 
-import hashlib
 import re
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from base_model_selector import __version__
 from base_model_selector.decision import notes as notes_mod
+from base_model_selector.decision import provenance
 from base_model_selector.decision.decide import Decision
 from base_model_selector.decision.document_check import check_document, render_html
 from base_model_selector.study import storage
@@ -141,61 +139,6 @@ def _selected(study: Study, model: str) -> dict[str, Any]:
     }
 
 
-def study_files(study: Study, model: str) -> list[Path]:
-    p = study.paths
-    files = [p.study_yaml]
-    if study.config.system_prompt_file:
-        files.append(study.inside(study.config.system_prompt_file))
-    files += [p.taxonomy_yaml, p.rubric_yaml, p.notes_md, p.selection, p.scenarios, p.model_facts(model)]
-    files += [p.responses(model), p.verdicts(model), p.assessments(model), p.decision(model)]
-    return files
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _reproducibility(
-    study: Study, model: str, decision: Decision, version: str, digest: str | None
-) -> list[tuple[str, str]]:
-    cfg = study.config
-    g, j, s = cfg.generation, cfg.judge, cfg.scenarios
-    prompt = study.system_prompt()
-    return [
-        ("Model", model),
-        ("Model digest", decision.digest or digest or "unknown"),
-        ("Backend", cfg.backend.kind),
-        (
-            "Generation options",
-            f"temperature={g.temperature}, seed={g.seed}, num_predict={g.num_predict}, num_ctx={g.num_ctx}, "
-            f"think={g.think}",
-        ),
-        ("System prompt sha256", hashlib.sha256(prompt.encode()).hexdigest()),
-        ("Scenarios", f"n={s.n}, seed={s.seed}, generator={_generator(study)}"),
-        ("Judge", f"mode={j.mode}, model={j.model or model + ' (the candidate)'}, seed={j.seed}, batched={j.batched}"),
-        ("Pass rule", f"response score ≥ {decision.pass_threshold} and no gate failed"),
-        (
-            "Decision thresholds",
-            f"sufficient={decision.thresholds.sufficient}, fine_tune={decision.thresholds.fine_tune}",
-        ),
-        ("Decided at", decision.decided_at),
-        ("Tool version", f"base-model-selector {version}"),
-    ]
-
-
-def _generator(study: Study) -> str:
-    from base_model_selector.scenarios.generate import generator_model
-
-    try:
-        return generator_model(study)[0]
-    except StepNotReady:
-        return "none (scenarios supplied directly)"
-
-
 def _next_steps(study: Study, decision: Decision) -> list[str]:
     v, f = decision.verdict, decision.failures
     steps = [v.action]
@@ -210,7 +153,9 @@ def _next_steps(study: Study, decision: Decision) -> list[str]:
             "a qualitative review of the responses."
         )
     if f.judge_errors:
-        steps.append(f"Judge ERRORs count as failures now ({f.judge_errors}); re-run `assess` to re-judge them.")
+        steps.append(
+            f"Judge ERRORs count as failures now ({f.judge_errors}); re-judge them with `assess --rejudge-errors`."
+        )
     if f.truncated:
         steps.append(
             f"Responses cut at `generation.num_predict` ({study.config.generation.num_predict}): "
@@ -221,6 +166,49 @@ def _next_steps(study: Study, decision: Decision) -> list[str]:
     return steps
 
 
+def _judge(decision: Decision) -> dict[str, Any]:
+    """The judge reliability section: the judge the decision rests on, and each comparison with it."""
+    from base_model_selector.judging.agreement import MIN_PER_CRITERION
+    from base_model_selector.judging.judges import describe
+
+    def kappa(value: float | None) -> str:
+        return "undefined" if value is None else f"{value:.2f}"
+
+    j = decision.judge
+    rows = [
+        {
+            "a": a.judge_a,
+            "b": a.judge_b,
+            "n": a.sample,
+            "how": a.sampling,
+            "agreement": pct(a.percent_agreement) if a.sample else "—",
+            "kappa": kappa(a.kappa),
+        }
+        for a in j.agreements
+    ]
+    per = [
+        {
+            "b": a.judge_b,
+            "criterion": c.criterion_id,
+            "n": c.n,
+            "agreement": pct(c.percent_agreement),
+            "kappa": kappa(c.kappa),
+        }
+        for a in j.agreements
+        for c in a.by_criterion
+        if c.n >= MIN_PER_CRITERION
+    ]
+    low = [a.warning for a in j.agreements if a.warning]
+    return {
+        "primary": describe(j.judge, j.settings),
+        "rows": rows,
+        "per_criterion": per,
+        "min_per_criterion": MIN_PER_CRITERION,
+        "low": low,
+        "other_warnings": [w for w in j.warnings if w not in low],
+    }
+
+
 def _reasons_text(c: Any) -> str:
     parts = [f'"{r.text}" ×{r.count}' for r in c.recurring_reasons]
     parts += [f'"{r.text}" ×{r.count}' for r in c.recurring_phrases if all(r.text not in p for p in parts)]
@@ -228,20 +216,21 @@ def _reasons_text(c: Any) -> str:
 
 
 def build_context(
-    study: Study, model: str, decision: Decision, notes: notes_mod.Notes, *, today: str, version: str
+    study: Study,
+    model: str,
+    decision: Decision,
+    notes: notes_mod.Notes,
+    *,
+    today: str,
+    version: str,
+    notes_text: str | None = None,
 ) -> dict[str, Any]:
     failing = [c.model_dump() | {"reasons_text": _reasons_text(c)} for c in decision.failures.criteria if c.failures]
     groups = [g for g in decision.failures.groups if g.dimension != "cell"]
     groups += [g for g in decision.failures.groups if g.dimension == "cell" and g.failed][:10]
     chart = list(decision.failures.criteria)
     selected = _selected(study, model)
-    hashes = [
-        (
-            str(path.relative_to(study.root)) if path.is_relative_to(study.root) else path.name,
-            _sha256(path) if path.is_file() else "(absent)",
-        )
-        for path in study_files(study, model)
-    ]
+    hashes = provenance.file_hashes(study, model, notes_text=notes_text)
     how = f"add them under `## {{}}` in {study.paths.notes_md.name} or with `write_decision_doc`, then re-render"
     return {
         "domain": study.config.domain,
@@ -267,11 +256,12 @@ def build_context(
             "next_steps": "The team's own next steps are not yet written — " + how.format(notes_mod.NEXT_STEPS),
         },
         "next_steps": _next_steps(study, decision),
+        "judge": _judge(decision),
         "chart": {
             "labels": [f'"{c.criterion_id.replace(chr(34), "")}"' for c in chart],
             "rates": [f"{c.rate * 100:.1f}" for c in chart],
         },
-        "reproducibility": _reproducibility(study, model, decision, version, selected.get("digest")),
+        "reproducibility": provenance.reproducibility(study, model, decision, version, selected.get("digest")),
         "hashes": hashes,
         "pct": pct,
         "secs": secs,
@@ -301,14 +291,18 @@ def render_document(
     *,
     today: str | None = None,
     version: str = __version__,
+    notes_text: str | None = None,
 ) -> str:
-    """The checked Markdown of the decision document; raises DocumentInvalid instead of returning a broken one."""
+    """The checked Markdown of the decision document; raises DocumentInvalid instead of returning a broken one.
+
+    Its date is the decision's (not today's), so re-rendering an unchanged study gives the same bytes.
+    """
     import jinja2
 
     from base_model_selector.study import templating
 
-    today = today or datetime.now(timezone.utc).date().isoformat()
-    context = build_context(study, model, decision, notes, today=today, version=version)
+    today = today or decision.decided_at[:10]
+    context = build_context(study, model, decision, notes, today=today, version=version, notes_text=notes_text)
     source = _template_source(study)
     try:
         text = templating.render(TEMPLATE, study.root, **context)
@@ -366,19 +360,31 @@ def write_decision_doc(
             notes_text, qualitative=qualitative_notes, patterns=failure_patterns, next_steps=next_steps
         )
     notes = notes_mod.parse_notes(notes_text)
-    text = render_document(study, model, decision, notes, today=today, version=version)
+    written_notes = notes_text if (given or notes_path.exists()) else None
+    text = render_document(study, model, decision, notes, today=today, version=version, notes_text=written_notes)
+    html_text = render_html(text, f"Base model evaluation: {study.config.domain}") if html else None
+    text += (
+        "\n"
+        + provenance.marker(
+            study,
+            target,
+            decision_sha256=provenance.sha256_file(study.paths.decision(model)),
+            notes_sha256=provenance.sha256_text(written_notes),
+        )
+        + "\n"
+    )
     warnings = list(decision.warnings)
-    assessments = study.paths.assessments(model)
-    if assessments.exists() and assessments.stat().st_mtime > study.paths.decision(model).stat().st_mtime:
+    if decision.assessments_sha256 != provenance.sha256_file(study.paths.assessments(model)):
         warnings.append("the assessments changed after the decision was made; re-run `decide` and re-render")
     html_path = target.with_suffix(".html") if html else None
     with study.locked(f"write decision document for {model}"):
+        provenance.refuse_foreign(study, target)
         if given:
             study.write_text(notes_path, notes_text)
         study.write_text(target, text)
-        if html_path is not None:
+        if html_path is not None and html_text is not None:
             # The sibling of a path study.docs_path() accepted; write_text only knows the .md itself.
-            storage.atomic_write_text(html_path, render_html(text, f"Base model evaluation: {study.config.domain}"))
+            storage.write_text_if_changed(html_path, html_text)
     missing = missing_notes(decision, notes, notes_path.name)
     label = decision.verdict.label + (" (inconclusive)" if decision.verdict.inconclusive else "")
     return DecisionDoc(

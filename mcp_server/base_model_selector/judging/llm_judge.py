@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from base_model_selector.judging.judges import llm_identity
 from base_model_selector.judging.rubric import Criterion
 from base_model_selector.serving.backends import Backend
 from base_model_selector.serving.engine import WorkItem, request_key
@@ -183,9 +184,37 @@ class LLMJudge:
     num_predict: int = 1024
     num_ctx: int | None = None
     label: str = ""
+    calls: int = 0  # chat requests actually sent (repairs and retries included)
 
     def __post_init__(self) -> None:
-        self.label = self.label or f"llm:{self.model}"
+        digest = None if (self.digest or "").startswith("name:") else self.digest
+        self.label = self.label or llm_identity(self.model, digest)
+
+    def settings(self, batched: bool = False) -> dict[str, Any]:
+        """What shapes this judge's verdicts besides its build, as recorded and shown next to its identity."""
+        return {"temperature": self.temperature, "seed": self.seed, "num_predict": self.num_predict, "batched": batched}
+
+    def fingerprint(self, pairs: Sequence[Pair], criteria: Sequence[Criterion], *, batched: bool) -> str:
+        """A hash of everything `plan` derives its keys from, computed without rendering a prompt.
+
+        Equal fingerprints mean equal keys, so a judge record whose fingerprint still matches can give the keys
+        of a finished run at once (deciding a 50 × 13 study need not render 650 prompts to find its verdicts).
+        """
+        names = [SINGLE_TEMPLATE, BATCH_TEMPLATE]
+        sources = [templating.source(name, self.study_dir) for name in names]
+        blob = [
+            self.label,
+            self.digest,
+            self.model,
+            self.options(),
+            batched and len(criteria) > 1,
+            sources,
+            self.system_prompt,
+            self.domain,
+            [c.model_dump(mode="json") for c in criteria],
+            [[p.scenario.id, p.scenario.text, p.response.key, p.response.text] for p in pairs],
+        ]
+        return request_key(None, blob)
 
     # ----------------------------------------------------------------- prompts and keys
     def render(self, pair: Pair, criteria: Sequence[Criterion]) -> str:
@@ -258,6 +287,7 @@ class LLMJudge:
         problems: list[str] = []
         raw = ""
         for attempt in (1, 2):
+            self.calls += 1
             result = await self.backend.chat(self.model, messages, options=options, schema=schema, think=False)
             raw = result.text
             try:

@@ -8,6 +8,7 @@ verdict, so every problem is an error naming the key path and the line, with the
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,6 +233,13 @@ def load_rubric(path: Path, *, label: str | None = None) -> Rubric:
         expected="a rubric.yaml file",
         missing_hint="; write the rubric (see README 'Step 6' or copy examples/<domain>/rubric.yaml)",
     )
+    return _parsed(text, name).model_copy(deep=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str, name: str) -> Rubric:
+    """Parsing YAML with line numbers is slow (0.1 s for a 16-criterion rubric) and a run reads one rubric
+    several times: the same text is parsed once per process (callers get a copy)."""
     return parse_rubric(text, name=name)
 
 

@@ -1,24 +1,28 @@
-"""The judged items of one run, shared by every judge: the rubric with each (scenario, latest response) pair,
-the verdicts stored so far, and scoring them into the assessments report.
+"""The judged items of one run and every judge's verdicts on them.
 
-Both the LLM judge (`assessment.py`) and the agent as judge (`agent_judge.py`) read their work from here and
-write the same report, so they can never disagree on what "all judged" or "passed" means.
+An *item* is one (latest response, rubric criterion) pair. Its key is bound to the response and the criterion's
+full text, so editing either makes the item new (pending) for every judge. Agents and people file their
+verdicts under the item key; an LLM judge files them under the key of its request (its build, the exact prompt,
+the options), which it keeps in its judge record (`results.py`). Every judge reads its work from here, so "all
+judged" means the same thing whoever judged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from base_model_selector.baseline.run import latest_responses, read_scenarios
-from base_model_selector.judging.checks import check_verdicts
+from base_model_selector.judging import judges
 from base_model_selector.judging.llm_judge import Pair
-from base_model_selector.judging.rubric import Rubric, load_rubric
-from base_model_selector.judging.scoring import score_response, summarise
+from base_model_selector.judging.rubric import Criterion, Rubric, load_rubric
+from base_model_selector.serving.engine import request_key
 from base_model_selector.serving.pull import model_under_test
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
-from base_model_selector.study.types import Agreement, Assessment, AssessmentReport, AssessmentSummary, CriterionVerdict
+from base_model_selector.study.types import CriterionVerdict
+
+ITEM_TAG = "agent"  # kept from the first version, so verdicts recorded then still find their items
 
 
 @dataclass
@@ -55,47 +59,72 @@ def load_inputs(study: Study, model: str | None = None) -> Inputs:
     return Inputs(tag, rubric, pairs, warnings)
 
 
-def verdict_index(study: Study, model: str) -> dict[str, CriterionVerdict]:
-    """Every stored verdict by key; a later line with the same key (a re-judge) replaces an earlier one."""
-    return {v.key: v for v in study.read_jsonl(study.paths.verdicts(model), CriterionVerdict).records}
+@dataclass(frozen=True)
+class Item:
+    """One (response, criterion) to judge: `key` binds it to both texts, `id` is what a judge passes back."""
+
+    pair: Pair
+    criterion: Criterion
+    key: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.pair.scenario.id}:{self.criterion.id}:{self.key[:8]}"
+
+    @property
+    def where(self) -> tuple[str, str]:
+        return self.pair.scenario.id, self.criterion.id
 
 
-KeyFn = Callable[[Pair, str], str]
-"""(pair, criterion ID) → the key of the verdict that counts for it under the current mode and settings."""
+def item_key(pair: Pair, criterion: Criterion) -> str:
+    """Bound to the response and the criterion's full text: changing either makes the item pending again."""
+    return request_key(None, pair.response.key, criterion.model_dump(mode="json"), ITEM_TAG)
 
 
-def score_all(
-    inputs: Inputs, index: Mapping[str, CriterionVerdict], key_of: KeyFn
-) -> tuple[list[Assessment], list[str]]:
-    """Score every pair whose criteria all have a verdict; the others are returned as pending scenario IDs."""
-    assessments: list[Assessment] = []
-    pending: list[str] = []
-    for pair in inputs.pairs:
-        found = [index.get(key_of(pair, c.id)) for c in inputs.rubric.criteria]
-        verdicts = [v for v in found if v is not None]
-        if len(verdicts) < len(found):
-            pending.append(pair.scenario.id)
-            continue
-        verdicts += check_verdicts(inputs.rubric, pair.response)
-        assessments.append(
-            score_response(inputs.rubric, verdicts, scenario_id=pair.scenario.id, response_key=pair.response.key)
-        )
-    return assessments, pending
+def items(inputs: Inputs) -> list[Item]:
+    """Every item, in scenario order, criteria in rubric order."""
+    return [Item(pair, c, item_key(pair, c)) for pair in inputs.pairs for c in inputs.rubric.criteria]
 
 
-def write_report(
-    study: Study,
-    inputs: Inputs,
-    assessments: list[Assessment],
-    pending: list[str],
-    *,
-    judge: str,
-    warnings: list[str],
-    agreement: Agreement | None = None,
-) -> AssessmentSummary:
-    summary = summarise(
-        inputs.rubric, assessments, model=inputs.model, judge=judge, pending=len(pending), warnings=warnings
-    )
-    summary.agreement = agreement
-    study.write_json(study.paths.assessments(inputs.model), AssessmentReport(summary=summary, assessments=assessments))
-    return summary
+KeyMap = Mapping[tuple[str, str], str]
+"""(scenario ID, criterion ID) → the key an LLM judge's verdict on that item is stored under."""
+
+
+@dataclass
+class VerdictStore:
+    """Every verdict of a run (verdicts.jsonl), indexed the two ways judges file them; a later line wins."""
+
+    by_request: dict[str, CriterionVerdict] = field(default_factory=dict)  # LLM judges: request key → verdict
+    by_judge: dict[str, dict[str, CriterionVerdict]] = field(default_factory=dict)  # agent/person → item key → v
+    people: dict[str, CriterionVerdict] = field(default_factory=dict)  # item key → the latest person's verdict
+    count: dict[str, int] = field(default_factory=dict)  # identity → verdict lines
+
+    @classmethod
+    def read(cls, study: Study, model: str) -> VerdictStore:
+        store = cls()
+        store.add(study.read_jsonl(study.paths.verdicts(model), CriterionVerdict).records)
+        return store
+
+    def add(self, records: Iterable[CriterionVerdict]) -> None:
+        for v in records:
+            self.count[v.judge] = self.count.get(v.judge, 0) + 1
+            if judges.kind(v.judge) == "llm":
+                self.by_request[v.key] = v
+                continue
+            self.by_judge.setdefault(v.judge, {})[v.key] = v
+            if judges.kind(v.judge) == "human":
+                self.people[v.key] = v
+
+    def verdicts_of(
+        self, identity: str, all_items: list[Item], keys: KeyMap | None = None
+    ) -> dict[str, CriterionVerdict]:
+        """Item key → this judge's current verdict, for the items it has judged (LLM judges need their key map)."""
+        if judges.kind(identity) == "llm":
+            found = {i.key: self.by_request.get((keys or {}).get(i.where, "")) for i in all_items}
+            return {k: v for k, v in found.items() if v is not None}
+        mine = self.by_judge.get(identity, {})
+        return {i.key: mine[i.key] for i in all_items if i.key in mine}
+
+    def recording_judges(self) -> list[str]:
+        """Agents and people that have recorded verdicts in this run."""
+        return sorted(self.by_judge)

@@ -8,16 +8,20 @@ capped) before anything is read from disk.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from base_model_selector.decision import notes as notes_mod
 from base_model_selector.decision.decide import decide
 from base_model_selector.decision.report import DecisionDoc, write_decision_doc
+from base_model_selector.judging.agent_judge import AgentVerdict, RecordResult, record_assessments
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StudyError
 
 TEXT_MAX = notes_mod.MAX_NOTES_CHARS
 PATTERN_MAX = 2_000
+COMMENT_MAX = 4_000
 
 
 class Strict(BaseModel):
@@ -45,6 +49,15 @@ class RenderRequest(Strict):
     model: str = Field(max_length=200)
 
 
+class Overrule(Strict):
+    """A person's verdict on one item, from a card's overrule form."""
+
+    model: str = Field(max_length=200)
+    item_id: str = Field(max_length=300, description="The item's ID as the page showed it")
+    answer: Literal["YES", "NO", "NA"]
+    comment: str = Field(default="", max_length=COMMENT_MAX)
+
+
 def save_notes(study: Study, change: NotesChange) -> notes_mod.Notes:
     """Merge the person's sections into notes.md, refusing when one of them was edited on disk meanwhile."""
     for cid, text in change.patterns.items():
@@ -64,3 +77,19 @@ def rerender(study: Study, model: str) -> DecisionDoc:
     """Decide again from the current verdicts, then write the document with notes.md; says what is still missing."""
     decide(study, model)
     return write_decision_doc(study, model)
+
+
+def overrule(study: Study, reviewer: str, change: Overrule) -> RecordResult:
+    """Store a person's verdict on one item as `reviewer` (human:<name>), appended like every judge's verdict.
+
+    It overrides the primary judge on that item, the later person's verdict winning; the assessments are
+    re-scored when every item has a verdict that counts. NA where the rubric forbids it is refused by the core.
+    """
+    comment = change.comment.strip()
+    verdict = AgentVerdict(
+        item_id=change.item_id,
+        reasoning=comment or f"{change.answer}, marked on the review page without a comment",
+        answer=change.answer,
+        comment=comment or None,
+    )
+    return record_assessments(study, [verdict], change.model, judge=reviewer)

@@ -159,10 +159,18 @@ def build_app(study: Study, models: list[str], *, reviewer: str, token: str, por
 
         return await _json_call(request, actions.RenderRequest, run)
 
+    async def overrule(request: Request) -> Response:
+        def run(body: actions.Overrule) -> dict[str, Any]:
+            body.model = model_of(body.model)
+            return actions.overrule(study, reviewer, body).model_dump(mode="json")
+
+        return await _json_call(request, actions.Overrule, run)
+
     routes = [
         Route("/", page, methods=["GET"]),
         Route("/api/notes", save_notes, methods=["POST"]),
         Route("/api/render", render, methods=["POST"]),
+        Route("/api/overrule", overrule, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=[Mount(f"/{token}", routes=routes)])

@@ -18,6 +18,8 @@ from base_model_selector.baseline.run import latest_responses, read_scenarios
 from base_model_selector.decision import notes as notes_mod
 from base_model_selector.decision.decide import Decision, current_decision, rubric_info
 from base_model_selector.decision.report import missing_notes
+from base_model_selector.judging import judges, results
+from base_model_selector.judging.rubric import Item as RubricItem
 from base_model_selector.judging.rubric import Rubric, load_rubric
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import BMSError
@@ -31,6 +33,7 @@ from base_model_selector.study.types import (
 )
 
 Status = Literal["passed", "failed", "pending"]
+State = Literal["counts", "overruled", "superseded", "comparison"]
 HEAT_LEVELS = 5
 
 
@@ -46,13 +49,13 @@ class RunOverview:
 
 @dataclass
 class VerdictLine:
-    """One judge's verdict on one item, as recorded (append-only, oldest first)."""
+    """One verdict on one item as recorded; `state` says what it does for the decision."""
 
     judge: str
     answer: str
     reasoning: str
     created_at: str
-    counts: bool = False
+    state: State
     comment: str = ""
 
 
@@ -69,8 +72,15 @@ class ItemRow:
     answer: str
     reasoning: str
     failed: bool
+    item_id: str | None = None
     verdicts: list[VerdictLine] = field(default_factory=list)
     overruled_by: str | None = None
+    comment: str = ""
+
+    @property
+    def overruled(self) -> list[VerdictLine]:
+        """The judges' verdicts a person's verdict replaced."""
+        return [v for v in self.verdicts if v.state == "overruled"]
 
 
 @dataclass
@@ -178,8 +188,33 @@ def run_overview(study: Study, model: str, role: str) -> RunOverview:
         return RunOverview(model, role, problem=str(err))
 
 
-def _verdict_lines(records: list[CriterionVerdict]) -> list[VerdictLine]:
-    return [VerdictLine(v.judge, v.answer.value, v.reasoning or (v.error or ""), v.created_at) for v in records]
+def _items(study: Study, model: str) -> dict[tuple[str, str], results.ItemRow]:
+    """Every judged item of the run with every judge's current verdict, by (scenario, criterion); none yet: {}."""
+    try:
+        return {(row.scenario_id, row.criterion_id): row for row in results.item_table(study, model)}
+    except BMSError:
+        return {}
+
+
+def _lines(entry: results.ItemRow, people: list[CriterionVerdict], primary: judges.Primary) -> list[VerdictLine]:
+    """The judges' current verdicts, then every person's verdict in the order given (two tabs: both, the later
+    counting), each marked with what it does for the decision."""
+    counts = entry.counts
+    chosen = (counts.judge, counts.answer.value, counts.created_at) if counts is not None else None
+    lines = []
+    for v in entry.verdicts:
+        if judges.kind(v.judge) == "human":
+            continue
+        state: State = "comparison"
+        if (v.judge, v.answer.value, v.created_at) == chosen:
+            state = "counts"
+        elif primary.matches(v.judge) and counts is not None:
+            state = "overruled"  # the primary's own verdict, replaced by a person's
+        lines.append(VerdictLine(v.judge, v.answer.value, v.reasoning or (v.error or ""), v.created_at, state))
+    for p in people:
+        state = "counts" if (p.judge, p.answer.value, p.created_at) == chosen else "superseded"
+        lines.append(VerdictLine(p.judge, p.answer.value, p.reasoning, p.created_at, state, p.comment or ""))
+    return lines
 
 
 def _outcome(assessment: Assessment, threshold: float) -> str:
@@ -197,9 +232,12 @@ def build_cards(study: Study, model: str, rubric: Rubric) -> list[Card]:
     responses = latest_responses(study, model)
     report = study.read_json(study.paths.assessments(model), AssessmentReport)
     assessed = {a.scenario_id: a for a in report.assessments} if report is not None else {}
-    history: dict[tuple[str, str], list[CriterionVerdict]] = defaultdict(list)
+    table = _items(study, model)
+    primary = judges.primary_judge(study, model)
+    people: dict[str, list[CriterionVerdict]] = defaultdict(list)  # item ID → every person's verdict on it
     for v in study.read_jsonl(study.paths.verdicts(model), CriterionVerdict).records:
-        history[(v.response_key, v.criterion_id)].append(v)
+        if judges.kind(v.judge) == "human":
+            people[f"{v.scenario_id}:{v.criterion_id}:{v.key[:8]}"].append(v)
     info = rubric_info(rubric)
     cards = []
     for scenario in scenarios:
@@ -208,27 +246,12 @@ def build_cards(study: Study, model: str, rubric: Rubric) -> list[Card]:
             continue
         found = assessed.get(scenario.id)
         assessment = found if found is not None and found.response_key == response.key else None
-        rows = []
-        for item in rubric.items():
-            answer = assessment.answers.get(item.id) if assessment else None
-            lines = _verdict_lines(history.get((response.key, item.id), []))
-            rows.append(
-                ItemRow(
-                    id=item.id,
-                    question=info[item.id].question,
-                    category=item.category,
-                    gate=item.gate,
-                    na_invalid=item.na_invalid,
-                    is_check=item.is_check,
-                    answer=answer.value if answer else "—",
-                    reasoning=(assessment.reasons.get(item.id, "") if assessment else "")
-                    or (lines[-1].reasoning if lines else ""),
-                    failed=bool(assessment and item.id in assessment.failed_criteria),
-                    verdicts=lines,
-                )
-            )
+        rows = [
+            _row(item, info[item.id].question, assessment, table.get((scenario.id, item.id)), people, response, primary)
+            for item in rubric.items()
+        ]
         if assessment is None:
-            waiting = sum(1 for r in rows if not r.is_check and not r.verdicts)
+            waiting = sum(1 for r in rows if not r.is_check and r.answer == "—")
             status: Status = "pending"
             outcome = f"waiting for verdicts on {waiting} criteria — not in the pass rate yet"
         else:
@@ -256,6 +279,38 @@ def build_cards(study: Study, model: str, rubric: Rubric) -> list[Card]:
             )
         )
     return cards
+
+
+def _row(
+    item: RubricItem,
+    question: str,
+    assessment: Assessment | None,
+    entry: results.ItemRow | None,
+    people: dict[str, list[CriterionVerdict]],
+    response: BaselineResponse,
+    primary: judges.Primary,
+) -> ItemRow:
+    """A criterion's row: the score's answer and reason, the item to overrule, and every verdict on it."""
+    if entry is not None and entry.response_key != response.key:
+        entry = None  # an item of an older response
+    counts = entry.counts if entry is not None else None
+    answer = assessment.answers.get(item.id) if assessment else None
+    person = counts if counts is not None and judges.kind(counts.judge) == "human" else None
+    return ItemRow(
+        id=item.id,
+        question=question,
+        category=item.category,
+        gate=item.gate,
+        na_invalid=item.na_invalid,
+        is_check=item.is_check,
+        answer=answer.value if answer else (counts.answer.value if counts else "—"),
+        reasoning=(assessment.reasons.get(item.id, "") if assessment else "") or (counts.reasoning if counts else ""),
+        failed=bool(assessment and item.id in assessment.failed_criteria),
+        item_id=entry.item_id if entry is not None else None,
+        verdicts=_lines(entry, people.get(entry.item_id, []), primary) if entry is not None else [],
+        overruled_by=person.judge if person else None,
+        comment=(person.comment or "") if person else "",
+    )
 
 
 def heat_table(cards: list[Card]) -> HeatTable:

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from base_model_selector.judging.judges import recording_judge
 from base_model_selector.serving.pull import model_under_test
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StudyError
@@ -47,7 +48,8 @@ class ReviewInfo(BaseModel):
 
 
 def reviewer_identity(name: str | None = None) -> str:
-    """`human:<name>`: the given name or the login name, reduced to letters, digits, dot, dash and underscore."""
+    """`human:<name>`: the given name or the login name, lower-cased and reduced to letters, digits, '.', '-'
+    and '_' (the judge identity rule of judging/judges.py, which checks the result)."""
     if name is None:
         try:
             name = getpass.getuser()
@@ -56,7 +58,7 @@ def reviewer_identity(name: str | None = None) -> str:
     cleaned = _NAME.sub("-", name.strip().lower().removeprefix("human:")).strip("-._")[:40]
     if not cleaned:
         raise StudyError(f"reviewer name {name!r} has no usable characters; use letters, digits, '.', '-' or '_'")
-    return f"human:{cleaned}"
+    return recording_judge(f"human:{cleaned}")
 
 
 def bind_loopback(port: int) -> socket.socket:

@@ -17,16 +17,21 @@ from base_model_selector.server.common import (
     open_study,
     progress_reporter,
 )
+from base_model_selector.server.judging import JudgeModeArg
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
 
 
 def register(tool: ToolDecorator) -> None:
     @tool("decide")
-    def decide_tool(study: StudyArg = DEFAULT_STUDY_DIR, model: ModelArg = None) -> Decision:
+    def decide_tool(
+        study: StudyArg = DEFAULT_STUDY_DIR,
+        model: ModelArg = None,
+        judge: JudgeModeArg = None,
+    ) -> Decision:
         """Decide from the assessments: pass rate with its Wilson 95% interval, the band, and the failure analysis."""
         from base_model_selector.decision.decide import decide
 
-        return decide(open_study(study), model)
+        return decide(open_study(study), model, judge=judge)
 
     @tool("write_decision_doc")
     def write_decision_doc_tool(

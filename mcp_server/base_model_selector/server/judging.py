@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from base_model_selector.judging.agent_judge import (  # step 6: tool schema types
@@ -20,7 +21,25 @@ from base_model_selector.server.common import (
     open_study,
     progress_reporter,
 )
+from base_model_selector.study.config import JUDGE_MODE_PATTERN
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
+from base_model_selector.study.types import DEFAULT_AGENT
+
+JudgeModeArg = Annotated[
+    str | None,
+    Field(
+        pattern=JUDGE_MODE_PATTERN,
+        description="The judge the decision rests on: llm (the judge model), agent (= agent:default: your recorded "
+        "verdicts), agent:<name> or human:<name>; default judge.mode in study.yaml",
+    ),
+]
+JudgeArg = Annotated[
+    str,
+    Field(
+        description="Who judges: agent:<name> (you; default agent:default) or human:<name> (a person, whose verdict "
+        "overrides the primary judge on that item)"
+    ),
+]
 
 
 def register(tool: ToolDecorator) -> None:
@@ -29,10 +48,7 @@ def register(tool: ToolDecorator) -> None:
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
-        mode: Annotated[
-            Literal["llm", "agent"] | None,
-            Field(description="llm: the judge model grades; agent: score your recorded verdicts; default study.yaml"),
-        ] = None,
+        mode: JudgeModeArg = None,
         batched: Annotated[
             bool | None, Field(description="Judge all criteria of a response in one call; default study.yaml")
         ] = None,
@@ -63,12 +79,21 @@ def register(tool: ToolDecorator) -> None:
     def next_assessment_batch_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
-        k: Annotated[int, Field(ge=1, le=200, description="How many pending items to return")] = 10,
-    ) -> AssessmentBatch:
-        """Get pending (scenario, response, criterion) items for you to judge YES/NO/NA as the judge."""
+        k: Annotated[int, Field(ge=1, le=200, description="How many items to return (at most)")] = 10,
+        judge: JudgeArg = DEFAULT_AGENT,
+        context_hash: Annotated[
+            str | None,
+            Field(description="The context_hash of your previous batch: the rubric and instructions are left out"),
+        ] = None,
+    ) -> Annotated[CallToolResult, AssessmentBatch]:
+        """Get items you have not judged yet, grouped by response, to judge YES/NO/NA (the rubric comes once)."""
         from base_model_selector.judging.agent_judge import next_assessment_batch
 
-        return next_assessment_batch(open_study(study), model, k)
+        batch = next_assessment_batch(open_study(study), model, k, judge=judge, context_hash=context_hash)
+        # The batch once as compact text (what a text-only client shows the agent), once as structured data.
+        return CallToolResult(
+            content=[TextContent(type="text", text=batch.summary())], structured_content=batch.model_dump(mode="json")
+        )
 
     @tool("record_assessments")
     def record_assessments_tool(
@@ -78,8 +103,9 @@ def register(tool: ToolDecorator) -> None:
         ],
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
+        judge: JudgeArg = DEFAULT_AGENT,
     ) -> RecordResult:
-        """Record your verdicts on items from next_assessment_batch (all or nothing) and re-score the responses."""
+        """Record verdicts on items from next_assessment_batch (all or nothing) and re-score the responses."""
         from base_model_selector.judging.agent_judge import record_assessments
 
-        return record_assessments(open_study(study), verdicts, model)
+        return record_assessments(open_study(study), verdicts, model, judge=judge)

@@ -93,9 +93,15 @@ class GenerationConfig(Strict):
     think: bool = False
 
 
+JUDGE_MODE_PATTERN = r"^(llm|agent|(agent|human):[a-z0-9][a-z0-9._-]{0,39})$"
+
+
 class JudgeConfig(Strict):
-    mode: Literal["llm", "agent"] = Field(
-        default="llm", description="llm: a local judge model; agent: the calling agent grades via MCP"
+    mode: str = Field(
+        default="llm",
+        pattern=JUDGE_MODE_PATTERN,
+        description="The judge the decision rests on: llm (judge.model), agent (= agent:default: the calling agent "
+        "grades via MCP), agent:<name>, or human:<name> (a person records every verdict)",
     )
     model: str | None = Field(default=None, description="Judge model tag; None = the candidate (warned)")
     batched: bool = Field(default=False, description="Judge all criteria of a response in one call")
@@ -111,9 +117,21 @@ class JudgeConfig(Strict):
     agreement_model: str | None = Field(
         default=None, description="Second judge for the agreement sample; None = the judge model again"
     )
-    agreement_temperature: float = Field(
-        default=0.7, ge=0, le=2, description="Temperature of the agreement re-judge (0 repeats a greedy judge)"
+    agreement_temperature: float | None = Field(
+        default=None,
+        ge=0,
+        le=2,
+        description="Temperature of the agreement re-judge; None = 0.7 when it is the primary judge's own model "
+        "(at 0 a greedy judge repeats itself), else 0 (a second opinion)",
     )
+    min_kappa: float = Field(
+        default=0.6, ge=-1, le=1, description="Agreement below this Cohen's kappa is flagged as a warning"
+    )
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lower(cls, mode: object) -> object:
+        return mode.strip().lower() if isinstance(mode, str) else mode
 
 
 class ScenarioConfig(Strict):

@@ -76,6 +76,10 @@ class Layout:
     def assessments(self, model: str) -> Path:
         return self.run_dir(model) / "assessments.json"
 
+    def judge_record(self, model: str, judge: str) -> Path:
+        """One judge's coverage and scores (step 6), beside every other judge's: `judge` is its identity."""
+        return self.run_dir(model) / "judges" / f"{model_slug(judge)}.json"
+
     def agreement_verdicts(self, model: str) -> Path:
         """Second judgings of the agreement sample (step 6), kept apart from the verdicts that score."""
         return self.run_dir(model) / "agreement.jsonl"
@@ -149,11 +153,13 @@ class Study:
         with self._lock.hold(purpose):
             yield
 
-    def write_json(self, path: Path, obj: Any) -> None:
-        storage.atomic_write_json(self._checked(path), obj)
+    def write_json(self, path: Path, obj: Any) -> bool:
+        """Every derived JSON file is written here, and only when its content (timestamps aside) changed."""
+        return storage.write_json_if_changed(self._checked(path), obj)
 
-    def write_text(self, path: Path, text: str) -> None:
-        storage.atomic_write_text(self._checked(path), text)
+    def write_text(self, path: Path, text: str) -> bool:
+        """Like write_json for text: an unchanged file keeps its bytes and its modification time."""
+        return storage.write_text_if_changed(self._checked(path), text)
 
     def append(self, path: Path, records: Iterable[Any]) -> int:
         return storage.append_jsonl(self._checked(path), records)

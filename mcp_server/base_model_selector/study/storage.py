@@ -69,6 +69,38 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(to_jsonable(obj), ensure_ascii=False, indent=2) + "\n")
 
 
+def _content(value: Any) -> Any:
+    """JSON data without its timestamps (`*_at` keys), which say when, not what."""
+    if isinstance(value, dict):
+        return {k: _content(v) for k, v in value.items() if not (k.endswith("_at") and isinstance(v, str))}
+    if isinstance(value, list):
+        return [_content(v) for v in value]
+    return value
+
+
+def write_json_if_changed(path: Path, obj: Any) -> bool:
+    """Write `obj` atomically unless the file already holds the same content (timestamps aside); True if written."""
+    data = to_jsonable(obj)
+    try:
+        if _content(json.loads(path.read_bytes())) == _content(data):
+            return False
+    except (OSError, ValueError):
+        pass  # absent or unreadable: write it
+    atomic_write_json(path, data)
+    return True
+
+
+def write_text_if_changed(path: Path, text: str) -> bool:
+    """Write `text` atomically unless the file already holds exactly it; True if written."""
+    try:
+        if path.read_bytes() == text.encode("utf-8"):
+            return False
+    except OSError:
+        pass
+    atomic_write_text(path, text)
+    return True
+
+
 def read_json(path: Path, model: type[M]) -> M:
     """Load one JSON document written by this tool, naming the file when it does not validate."""
     try:

@@ -47,3 +47,9 @@ def environment(study_dir: Path | None = None) -> jinja2.Environment:
 def render(name: str, study_dir: Path | None = None, **context: Any) -> str:
     """Render template `name` with StrictUndefined, so a missing value is an error, not a blank."""
     return environment(study_dir).get_template(name).render(**context)
+
+
+def source(name: str, study_dir: Path | None = None) -> str:
+    """The text of the template `name` resolves to (the study's override first): what a render depends on."""
+    template = environment(study_dir).get_template(name)
+    return Path(template.filename).read_text(encoding="utf-8") if template.filename else ""

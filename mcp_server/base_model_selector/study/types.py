@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def utc_now() -> str:
@@ -129,21 +129,39 @@ class BaselineResponse(Record):
 
 
 # ---------------------------------------------------------------- step 6: assessment
-class CriterionVerdict(Record):
-    """One judged (response, criterion) pair, with everything needed to audit it later."""
+LEGACY_AGENT = "agent"
+DEFAULT_AGENT = "agent:default"
 
-    key: str = Field(description="Hash of (response key, criterion, judge): a finished verdict is never redone")
+
+class CriterionVerdict(Record):
+    """One judged (response, criterion) pair, with everything needed to audit it later.
+
+    `judge` is the judge's identity: `llm:<model>@<digest>`, `agent:<name>`, `human:<name>` (or `check` for the
+    deterministic checks). Files written before judges had identities say `agent` (read as `agent:default`) or
+    `llm:<model>` without the digest (kept as written: the verdict's key still binds it to the judge's build).
+    """
+
+    key: str = Field(
+        description="LLM judges: hash of (judge build, prompt, options); agents and people: hash of (response, "
+        "criterion), the same for every such judge — a finished verdict is never redone"
+    )
     scenario_id: str
     response_key: str
     criterion_id: str
     answer: Answer
     reasoning: str = ""
-    judge: str = Field(description="'llm:<model>', 'agent', or 'check'")
+    judge: str = Field(description="'llm:<model>@<digest>', 'agent:<name>', 'human:<name>', or 'check'")
+    comment: str | None = Field(default=None, description="A person's note on their verdict")
     prompt: str | None = None
     raw_reply: str | None = None
     error: str | None = None
     attempts: int = Field(default=1, description="Judge calls made: 2 when the first reply did not fit the schema")
     created_at: str = Field(default_factory=utc_now)
+
+    @field_validator("judge")
+    @classmethod
+    def _identity(cls, judge: str) -> str:
+        return DEFAULT_AGENT if judge == LEGACY_AGENT else judge
 
 
 class Assessment(Record):
@@ -159,19 +177,35 @@ class Assessment(Record):
     failed_criteria: list[str] = Field(default_factory=list)
     failed_gates: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list, description="Criteria whose verdict was ERROR")
+    judged_by: dict[str, str] = Field(
+        default_factory=dict, description="Criterion ID → the person whose verdict replaced the primary judge's"
+    )
+
+
+class CriterionAgreement(Record):
+    criterion_id: str
+    n: int
+    agree: int
+    percent_agreement: float
+    kappa: float | None = Field(description="None when n is too small or κ is undefined (one label only)")
 
 
 class Agreement(Record):
-    """How well a second judging of a random sample agrees with the first (judge reliability)."""
+    """How well judge B agrees with judge A (the judge the decision rests on) on the items both judged."""
 
-    sample: int = Field(description="Verdicts re-judged")
+    judge_a: str = Field(description="The judge the decision rests on, with its settings")
+    judge_b: str = Field(description="The comparison judge, with its settings (e.g. temperature)")
+    sampling: str = Field(description="How the compared items were drawn")
+    sample: int = Field(description="Items both judges judged")
     agree: int
     percent_agreement: float = Field(description="agree / sample, 0..1")
     kappa: float | None = Field(description="Cohen's kappa; None when undefined (one label only)")
-    seed: int
-    judge: str = Field(default="", description="Who re-judged, e.g. 'llm:<model> @ temperature 0.7'")
+    seed: int | None = None
+    by_criterion: list[CriterionAgreement] = Field(default_factory=list)
+    min_kappa: float = Field(default=0.6, description="judge.min_kappa: below it the agreement is flagged")
+    warning: str | None = Field(default=None, description="Set when κ is below min_kappa")
     disagreements: list[str] = Field(
-        default_factory=list, description="'<scenario>/<criterion>: <first> vs <second>' for each differing pair"
+        default_factory=list, description="'<scenario>/<criterion>: <A> vs <B>' for each differing pair"
     )
 
 
@@ -179,7 +213,10 @@ class AssessmentSummary(Record):
     """What the decision step reads: the pass rate over the assessed responses and where they fail."""
 
     model: str
-    judge: str = Field(description="'llm:<model>', 'agent', or 'checks' when the rubric has checks only")
+    judge: str = Field(
+        description="The judge the decision rests on: 'llm:<model>@<digest>', 'agent:<name>', "
+        "'human:<name>', or 'checks' when the rubric has checks only"
+    )
     n: int = Field(description="Responses assessed (every criterion has a verdict)")
     passed: int
     pass_rate: float = Field(description="passed / n (0 when n is 0)")
@@ -194,13 +231,51 @@ class AssessmentSummary(Record):
     errors_by_criterion: dict[str, int] = Field(default_factory=dict)
     category_means: dict[str, float] = Field(default_factory=dict)
     mean_total: float = 0.0
-    agreement: Agreement | None = None
+    agreements: list[Agreement] = Field(default_factory=list, description="Each comparison judge vs this judge")
     warnings: list[str] = Field(default_factory=list)
     created_at: str = Field(default_factory=utc_now)
 
 
+class Basis(Record):
+    """What the assessments rest on: one judge, the people who overruled it item by item, and the inputs."""
+
+    judge: str = Field(description="The primary judge's identity")
+    settings: dict[str, Any] = Field(default_factory=dict, description="The primary judge's settings")
+    rubric_sha256: str
+    responses_sha256: str = Field(description="Hash of the (scenario, response key) pairs judged")
+    items: int = Field(description="(response, criterion) items: responses × rubric criteria")
+    judged: int = Field(description="Items with a verdict that counts (the primary's or a person's)")
+    criterion_verdicts: int = Field(description="Of those, verdicts by the primary judge")
+    overridden: int = Field(default=0, description="Items where a person's verdict replaced the primary's")
+    changed: int = Field(default=0, description="Of those, items where the person answered differently")
+    people: list[str] = Field(default_factory=list, description="The human judges whose verdicts count")
+    errors: int = Field(default=0, description="ERROR verdicts that count (current, not superseded)")
+
+
 class AssessmentReport(Record):
-    """runs/<model>/assessments.json: the summary plus one scored Assessment per response."""
+    """runs/<model>/assessments.json: the summary plus one scored Assessment per response, and what they rest on."""
 
     summary: AssessmentSummary
     assessments: list[Assessment]
+    basis: Basis
+
+
+class JudgeRecord(Record):
+    """runs/<model>/judges/<judge>.json: one judge's coverage of the current items and, once complete, its scores.
+
+    Every judge that ever judged a run keeps its own record beside the others; none replaces another. An LLM
+    judge's record also keeps the key of every item's verdict and a fingerprint of what those keys were computed
+    from, so deciding, status and recording need not re-render hundreds of judge prompts to find its verdicts.
+    """
+
+    judge: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+    items: int
+    judged: int
+    errors: int = 0
+    summary: AssessmentSummary | None = Field(default=None, description="Only when every item is judged")
+    fingerprint: str | None = Field(default=None, description="LLM judges: hash of the inputs of `keys`")
+    keys: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="LLM judges: scenario ID → criterion ID → verdict key"
+    )
+    updated_at: str = Field(default_factory=utc_now)

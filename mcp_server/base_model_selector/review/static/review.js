@@ -196,13 +196,13 @@
       try {
         await post("api/overrule", {
           model: model,
-          scenario_id: form.dataset.scenario,
-          criterion_id: form.dataset.criterion,
+          item_id: form.dataset.item,
           answer: choice.value,
           comment: $("input[name=comment]", form).value,
         });
         saveState();
-        location.reload();
+        history.replaceState(null, "", HASH + encodeURIComponent(selected));
+        location.reload(); // the scores, the decision and the agreement are recomputed from the files
       } catch (error) {
         say(out, error.message, "error");
       }
