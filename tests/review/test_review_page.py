@@ -244,21 +244,27 @@ def test_two_tabs_overruling_one_item_keep_both_verdicts_and_the_later_wins_show
 ) -> None:
     study = review_page.study
     scenario, item_id = _item(study, passed=True, criterion="AC1")
-    assert _overrule(review_page, item_id, "NO", "first tab").status_code == 200
-    assert _overrule(review_page, item_id, "YES", "second tab").status_code == 200
+    tabs = [("NO", "first tab"), ("YES", "second tab"), ("YES", "third tab, within the same second")]
+    for answer, comment in tabs:
+        assert _overrule(review_page, item_id, answer, comment).status_code == 200
     people = [
         json.loads(line)
         for line in study.paths.verdicts(CANDIDATE).read_text(encoding="utf-8").splitlines()
         if '"human:dana"' in line
     ]
-    assert [(v["answer"], v["comment"]) for v in people] == [("NO", "first tab"), ("YES", "second tab")]
+    assert [(v["answer"], v["comment"]) for v in people] == tabs
     report = AssessmentReport.model_validate_json(study.paths.assessments(CANDIDATE).read_text(encoding="utf-8"))
     assert next(a for a in report.assessments if a.scenario_id == scenario).answers["AC1"].value == "YES"
     html = httpx.get(review_page.url).text
     card = re.search(rf'<article class="card" id="card-{scenario}".*?</article>', html, re.S).group(0)
     row = re.search(r'<tr class="[^"]*" data-criterion="AC1">.*?</tr>', card, re.S).group(0)
     history = re.findall(r'<li class="(\w+)"><code>([^<]+)</code> <span class="answer a-(\w+)">', row)
-    assert history[-2:] == [("superseded", "human:dana", "NO"), ("counts", "human:dana", "YES")]
+    assert history[-3:] == [
+        ("superseded", "human:dana", "NO"),
+        ("superseded", "human:dana", "YES"),
+        ("counts", "human:dana", "YES"),
+    ]
+    assert re.search(r'<div class="reasoning text">third tab, within the same second</div>', row)
 
 
 def test_an_overrule_of_an_unknown_item_or_while_the_study_is_busy_is_refused(review_page: ReviewServer) -> None:

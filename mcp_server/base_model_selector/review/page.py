@@ -211,8 +211,9 @@ def _lines(entry: results.ItemRow, people: list[CriterionVerdict], primary: judg
         elif primary.matches(v.judge) and counts is not None:
             state = "overruled"  # the primary's own verdict, replaced by a person's
         lines.append(VerdictLine(v.judge, v.answer.value, v.reasoning or (v.error or ""), v.created_at, state))
-    for p in people:
-        state = "counts" if (p.judge, p.answer.value, p.created_at) == chosen else "superseded"
+    person_counts = counts is not None and judges.kind(counts.judge) == "human"
+    for n, p in enumerate(people):  # the latest person's verdict counts, even when two share a second
+        state = "counts" if person_counts and n == len(people) - 1 else "superseded"
         lines.append(VerdictLine(p.judge, p.answer.value, p.reasoning, p.created_at, state, p.comment or ""))
     return lines
 
