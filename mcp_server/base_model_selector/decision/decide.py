@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -22,6 +22,9 @@ from base_model_selector.study import stats
 from base_model_selector.study.config import Thresholds
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady
+
+if TYPE_CHECKING:
+    from base_model_selector.judging.verdicts import VerdictStore
 from base_model_selector.study.types import (
     Agreement,
     Answer,
@@ -313,15 +316,15 @@ def rubric_info(rubric: Rubric) -> dict[str, CriterionInfo]:
 
 
 def current_assessments(
-    study: Study, model: str, judge: str | None = None
+    study: Study, model: str, judge: str | None = None, *, store: VerdictStore | None = None
 ) -> tuple[AssessmentReport, list[CriterionVerdict]]:
     """The assessments to decide from, refused unless the primary judge (`judge`, else judge.mode) covered every
     item and they are current. Returns the report and the criterion verdicts it uses (one per item: the
-    primary's, or a person's)."""
+    primary's, or a person's). `store`: the run's verdicts, when the caller has read them already."""
     from base_model_selector.judging import results
 
     cli = f"base-model-selector --study {study.root}"
-    st = results.state(study, model, judge)
+    st = results.state(study, model, judge, store=store)
     if not st.complete:
         raise StepNotReady(
             f"{st.coverage()}: a decision needs a verdict on every (response, criterion) item from the judge it "
@@ -346,13 +349,15 @@ def current_assessments(
     return report, list(st.counting.values())
 
 
-def current_decision(study: Study, model: str, judge: str | None = None) -> Decision:
+def current_decision(
+    study: Study, model: str, judge: str | None = None, *, store: VerdictStore | None = None
+) -> Decision:
     """The decision the study's files support right now, without writing it (the review page shows it live).
 
     Refused like `decide` while the judge it rests on (`judge`, else judge.mode) has not covered every item, or
     when the assessments no longer match the verdicts, rubric or responses.
     """
-    report, verdicts = current_assessments(study, model, judge)
+    report, verdicts = current_assessments(study, model, judge, store=store)
     rubric = load_rubric(study.paths.rubric_yaml)
     scenarios = study.read_jsonl(study.paths.scenarios, Scenario).records
     responses = study.read_jsonl(study.paths.responses(model), BaselineResponse).records

@@ -21,6 +21,7 @@ from base_model_selector.decision.report import missing_notes
 from base_model_selector.judging import judges, results
 from base_model_selector.judging.rubric import Item as RubricItem
 from base_model_selector.judging.rubric import Rubric, load_rubric
+from base_model_selector.judging.verdicts import VerdictStore
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import BMSError
 from base_model_selector.study.types import (
@@ -181,17 +182,25 @@ def page_models(study: Study, model: str) -> list[tuple[str, str]]:
     return list(found.items())
 
 
-def run_overview(study: Study, model: str, role: str) -> RunOverview:
+def run_overview(study: Study, model: str, role: str, store: VerdictStore | None = None) -> RunOverview:
     try:
-        return RunOverview(model, role, decision=current_decision(study, model))
+        return RunOverview(model, role, decision=current_decision(study, model, store=store))
     except BMSError as err:
         return RunOverview(model, role, problem=str(err))
 
 
-def _items(study: Study, model: str) -> dict[tuple[str, str], results.ItemRow]:
+def read_verdicts(study: Study, model: str) -> tuple[list[CriterionVerdict], VerdictStore]:
+    """verdicts.jsonl read once per page (it can run to megabytes: every LLM verdict keeps its prompt)."""
+    records = study.read_jsonl(study.paths.verdicts(model), CriterionVerdict).records
+    store = VerdictStore()
+    store.add(records)
+    return records, store
+
+
+def _items(study: Study, model: str, store: VerdictStore) -> dict[tuple[str, str], results.ItemRow]:
     """Every judged item of the run with every judge's current verdict, by (scenario, criterion); none yet: {}."""
     try:
-        return {(row.scenario_id, row.criterion_id): row for row in results.item_table(study, model)}
+        return {(row.scenario_id, row.criterion_id): row for row in results.item_table(study, model, store=store)}
     except BMSError:
         return {}
 
@@ -227,16 +236,19 @@ def _outcome(assessment: Assessment, threshold: float) -> str:
     return f"< threshold {threshold:.2f} → fails"
 
 
-def build_cards(study: Study, model: str, rubric: Rubric) -> list[Card]:
+def build_cards(
+    study: Study, model: str, rubric: Rubric, verdicts: tuple[list[CriterionVerdict], VerdictStore]
+) -> list[Card]:
     """One card per answered scenario, in scenario order, with the assessment that scores its latest response."""
     scenarios, _ = read_scenarios(study)
     responses = latest_responses(study, model)
     report = study.read_json(study.paths.assessments(model), AssessmentReport)
     assessed = {a.scenario_id: a for a in report.assessments} if report is not None else {}
-    table = _items(study, model)
+    records, store = verdicts
+    table = _items(study, model, store)
     primary = judges.primary_judge(study, model)
     people: dict[str, list[CriterionVerdict]] = defaultdict(list)  # item ID → every person's verdict on it
-    for v in study.read_jsonl(study.paths.verdicts(model), CriterionVerdict).records:
+    for v in records:
         if judges.kind(v.judge) == "human":
             people[f"{v.scenario_id}:{v.criterion_id}:{v.key[:8]}"].append(v)
     info = rubric_info(rubric)
@@ -356,9 +368,12 @@ def notes_view(study: Study, decision: Decision | None, rubric: Rubric) -> Notes
 
 def build_page(study: Study, model: str, reviewer: str) -> Page:
     rubric = load_rubric(study.paths.rubric_yaml)
-    runs = [run_overview(study, tag, role) for tag, role in page_models(study, model)]
+    verdicts = read_verdicts(study, model)
+    runs = [
+        run_overview(study, tag, role, verdicts[1] if tag == model else None) for tag, role in page_models(study, model)
+    ]
     current = next(r for r in runs if r.model == model)
-    cards = build_cards(study, model, rubric)
+    cards = build_cards(study, model, rubric, verdicts)
     criteria = [(item.id, sum(1 for c in cards if item.id in c.failed)) for item in rubric.items()]
     warnings = []
     if not cards:
