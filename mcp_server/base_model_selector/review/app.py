@@ -36,6 +36,7 @@ from starlette.staticfiles import StaticFiles
 
 from base_model_selector.decision.notes import NotesChanged
 from base_model_selector.decision.report import pct
+from base_model_selector.judging.judges import describe
 from base_model_selector.review import actions, charts, text
 from base_model_selector.review.page import build_page
 from base_model_selector.study.directory import Study
@@ -127,6 +128,7 @@ def templates() -> jinja2.Environment:
     env.filters["inert"] = text.clean
     env.filters["linked"] = text.linked
     env.globals["pct"] = pct
+    env.globals["judge_label"] = describe
     return env
 
 
