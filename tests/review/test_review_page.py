@@ -276,3 +276,11 @@ def test_an_overrule_of_an_unknown_item_or_while_the_study_is_busy_is_refused(re
         busy = _overrule(review_page, item_id, "NO")
     assert busy.status_code == 409 and "busy" in busy.json()["error"]
     assert '"human:' not in study.paths.verdicts(CANDIDATE).read_text(encoding="utf-8")
+
+
+def test_a_broken_rubric_is_one_clear_message_on_the_page_not_a_crash(review_page: ReviewServer) -> None:
+    rubric = review_page.study.paths.rubric_yaml
+    rubric.write_text(rubric.read_text(encoding="utf-8").replace("categories:", "categoriez:", 1), encoding="utf-8")
+    response = httpx.get(review_page.url)
+    assert response.status_code == 409
+    assert "rubric.yaml" in response.text and "reload" in response.text

@@ -19,7 +19,6 @@ policy is the second wall. Route handlers parse, call one function of page.py or
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -42,8 +41,6 @@ from base_model_selector.review.page import build_page
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import BMSError, StudyLocked
 
-log = logging.getLogger(__name__)
-
 HERE = Path(__file__).resolve().parent
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -65,6 +62,10 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class UnknownModel(Exception):
+    """A model the page was not started for (only the one under review and the selection's others are served)."""
 
 
 class Guard:
@@ -140,15 +141,17 @@ def build_app(study: Study, models: list[str], *, reviewer: str, token: str, por
         if value in (None, ""):
             return models[0]
         if value not in models:
-            raise LookupError(f"model {value!r} is not one this page reviews ({', '.join(models)})")
+            raise UnknownModel(f"model {value!r} is not one this page reviews ({', '.join(models)})")
         return value
 
     async def page(request: Request) -> Response:
         try:
             model = model_of(request.query_params.get("model"))
-        except LookupError as err:
+            data = await run_in_threadpool(build_page, study, model, reviewer)
+        except UnknownModel as err:
             return PlainTextResponse(str(err), status_code=404)
-        data = await run_in_threadpool(build_page, study, model, reviewer)
+        except BMSError as err:  # e.g. a rubric.yaml with a mistake: say which, the person fixes it and reloads
+            return PlainTextResponse(f"{err}\n\nFix it, then reload this page.", status_code=409)
         html = env.get_template("page.html.j2").render(page=data, charts=charts, models=models)
         return HTMLResponse(html)
 
@@ -198,8 +201,8 @@ async def _json_call(request: Request, schema: type[BaseModel], call: Callable[[
         return JSONResponse({"error": f"{where}: {why}"}, status_code=400)
     try:
         return JSONResponse(await run_in_threadpool(call, body))
-    except LookupError as err:
-        return JSONResponse({"error": str(err.args[0])}, status_code=404)
+    except UnknownModel as err:
+        return JSONResponse({"error": str(err)}, status_code=404)
     except (StudyLocked, NotesChanged) as err:
         return JSONResponse({"error": str(err)}, status_code=409)  # someone else is writing: retry, or reload
     except BMSError as err:
