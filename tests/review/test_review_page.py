@@ -284,3 +284,20 @@ def test_a_broken_rubric_is_one_clear_message_on_the_page_not_a_crash(review_pag
     response = httpx.get(review_page.url)
     assert response.status_code == 409
     assert "rubric.yaml" in response.text and "reload" in response.text
+
+
+def test_judge_errors_and_truncated_responses_are_marked_for_their_filters(tmp_path: Path) -> None:
+    """The decision tests' study has a judge ERROR (sc-10) and a reply cut at num_predict (sc-07)."""
+    from decision_fixture import write_study
+
+    study = Study.open(write_study(tmp_path / "support"))
+    page = ReviewServer(study, reviewer="dana")
+    page.start()
+    try:
+        html = httpx.get(page.url).text
+    finally:
+        page.stop()
+    cards = dict(re.findall(r'<article class="card" id="card-([^"]+)"([^>]*)>', html))
+    assert {sid for sid, attrs in cards.items() if 'data-error="1"' in attrs} == {"sc-10"}
+    assert {sid for sid, attrs in cards.items() if 'data-truncated="1"' in attrs} == {"sc-07"}
+    assert 'class="answer a-ERROR">ERROR<' in html
