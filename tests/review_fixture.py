@@ -22,6 +22,7 @@ from base_model_selector.study.directory import Study
 from base_model_selector.study.types import Scenario
 from evaluate_fixture import CANDIDATE, prepared_study, scripted
 from fakes import FakeOllama
+from untrusted_text import ATTACK
 
 REVIEWER = "dana"
 EVIL = "evil.example"
@@ -36,7 +37,7 @@ HOSTILE_RESPONSE = (
     "That text is not ours. <script>window.__pwned = 'response'</script> "
     f'<img src="https://{EVIL}/track.gif" onerror="window.__pwned=\'img\'"> '
     f"![y](https://{EVIL}/beacon.png) [reset it here](javascript:window.__pwned='reset') "
-    f"{BIDI}fdp.exe — read https://example.org/help for the real steps."
+    f"{BIDI}fdp.exe — read https://example.org/help for the real steps.\n    indented line\n" + ATTACK
 )
 
 

@@ -64,6 +64,7 @@ class Tab:
     requests: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
 
     def left_loopback(self, port: int) -> list[str]:
         return [url for url in self.requests if urlsplit(url).netloc != f"127.0.0.1:{port}"]
@@ -89,6 +90,7 @@ def open_tab(browser: Any) -> Iterator[Any]:
         context.route("**/*", record)
         tab.page.on("console", lambda message: tab.console.append(f"{message.type}: {message.text}"))
         tab.page.on("pageerror", lambda error: tab.errors.append(str(error)))
+        tab.page.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
         tab.page.goto(url)
         return tab
 
@@ -194,6 +196,7 @@ def test_hostile_scenario_and_response_render_as_inert_text(open_tab: Any, revie
     card = page.locator(f"#card-{HOSTILE_ID}")
     assert card.is_visible()
     assert page.evaluate("typeof window.__pwned") == "undefined", "no script from the content ran"
+    assert tab.dialogs == [], "no alert() from the content ran"
 
     scenario = card.locator(".message.user .text").inner_text()
     response = card.locator(".message.model .text").inner_text()

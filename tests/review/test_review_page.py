@@ -25,6 +25,7 @@ from base_model_selector.study.types import AssessmentReport, SelectedModel, Sel
 from evaluate_fixture import CANDIDATE
 from fakes import FakeOllama
 from review_fixture import BIDI, EVIL, HOSTILE_ID, responder
+from untrusted_text import assert_no_unsafe_characters
 
 
 def origin(page: ReviewServer) -> dict[str, str]:
@@ -67,6 +68,8 @@ def test_scenario_response_and_reasoning_are_escaped_and_only_http_links_are_lin
     assert hrefs and all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
     assert not [h for h in hrefs if "javascript" in h.lower()]
     assert '<a href="https://example.org/help" rel="noopener noreferrer nofollow" target="_blank">' in body
+    assert "data:text" not in "".join(hrefs) and "\n    indented line" in body, "indentation is kept"
+    assert_no_unsafe_characters(html)
     assert f'![x](<a href="https://{EVIL}/pixel.png"' in body, "an image in Markdown stays text and a plain link"
 
 

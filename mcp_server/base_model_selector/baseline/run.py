@@ -187,7 +187,7 @@ async def run_baseline(
             made.append(record)
             return record
 
-        with study.locked(f"run_baseline {tag}"):
+        async with study.locked_async(f"run_baseline {tag}"):
             earlier = study.read_jsonl(sink, BaselineResponse)
             warnings += earlier.warnings
             done_keys = {r.key for r in earlier.records}

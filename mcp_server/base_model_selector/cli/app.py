@@ -16,6 +16,7 @@ import typer
 from pydantic import BaseModel
 
 from base_model_selector import __version__
+from base_model_selector.study import untrusted
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR, Study
 
 app = typer.Typer(
@@ -55,15 +56,16 @@ def open_study(directory: str | None = None) -> Study:
 
 
 def emit(result: Any, text: str | None = None) -> None:
-    """Print a result: its JSON with --json, else its human summary."""
+    """Print a result: its JSON with --json, else its human summary. Either way without control or bidi
+    characters: a result may quote model output or web text, which must not drive the terminal."""
     if Globals.json:
         data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(untrusted.clean_data(data), indent=2, ensure_ascii=False))
         return
     if text is None:
         summary = getattr(result, "summary", None)
         text = summary() if callable(summary) else str(result)
-    typer.echo(text)
+    typer.echo(untrusted.clean(text, multiline=True))
 
 
 def user_path(text: str) -> Path:

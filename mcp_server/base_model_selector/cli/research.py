@@ -55,13 +55,7 @@ def table(
     """Build the comparison table (comparison.md / comparison.json) of every candidate."""
     from base_model_selector.research.compare import OverrideRequest, build_comparison_table
 
-    requests = []
-    for text in override or []:
-        candidate, _, rest = text.partition("=")
-        stars, _, why = rest.partition(":")
-        if not (candidate.strip() and stars.strip().isdigit() and why.strip()):
-            raise typer.BadParameter(f"{text!r}: expected CANDIDATE=STARS:JUSTIFICATION", param_hint="--override")
-        requests.append(OverrideRequest(candidate=candidate, stars=int(stars), justification=why, by=by))
+    requests = [OverrideRequest.parse(text, by) for text in override or []]
     emit(build_comparison_table(open_study(), requests))
 
 

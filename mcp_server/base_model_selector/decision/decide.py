@@ -357,6 +357,8 @@ def current_decision(
     Refused like `decide` while the judge it rests on (`judge`, else judge.mode) has not covered every item, or
     when the assessments no longer match the verdicts, rubric or responses.
     """
+    from base_model_selector.scenarios.generate import cells_text, unfilled_slots
+
     report, verdicts = current_assessments(study, model, judge, store=store)
     rubric = load_rubric(study.paths.rubric_yaml)
     scenarios = study.read_jsonl(study.paths.scenarios, Scenario).records
@@ -374,6 +376,12 @@ def current_decision(
         judge=judge_info(model, verdicts, report.summary, report.basis),
     )
     decision.assessments_sha256 = hashlib.sha256(study.paths.assessments(model).read_bytes()).hexdigest()
+    unfilled, planned = unfilled_slots(study, scenarios)
+    if unfilled:
+        decision.warnings.append(
+            f"{len(unfilled)} of {planned} planned scenarios were never written ({cells_text(unfilled)}); the "
+            "pass rate covers the written ones only — write them with add_scenarios and re-run to include them"
+        )
     return decision
 
 

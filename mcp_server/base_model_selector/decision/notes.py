@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from base_model_selector.study.errors import StudyError
+from base_model_selector.study.yamlfile import read_config_text
 
 if TYPE_CHECKING:
     from base_model_selector.study.directory import Study
@@ -89,10 +90,7 @@ def read_notes_text(path: Path) -> str:
     """notes.md as text ('' when absent), naming the file when it cannot be read."""
     if not path.exists():
         return ""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise StudyError(f"{path}: cannot be read ({err}); fix or delete it") from err
+    return read_config_text(path, shown=str(path), expected="the team's notes (Markdown)")
 
 
 def merge_notes(

@@ -21,7 +21,7 @@ from base_model_selector.decision import notes as notes_mod
 from base_model_selector.decision import provenance
 from base_model_selector.decision.decide import Decision
 from base_model_selector.decision.document_check import check_document, render_html
-from base_model_selector.study import storage
+from base_model_selector.study import storage, untrusted
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady, StudyError
 from base_model_selector.study.types import ModelFacts, Selection
@@ -62,17 +62,24 @@ def secs(value: float | None) -> str:
 
 
 def cell(text: object) -> str:
-    """Any text as one Markdown table cell: one line, pipes escaped, no raw HTML."""
-    if text is None:
-        return "—"
-    flat = " ".join(str(text).split())
-    return flat.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;") or "—"
+    """Any text as one Markdown table cell that renders literally (no links, images, HTML or column breaks)."""
+    return untrusted.md_inline(text) or "—"
 
 
 def quote(text: object) -> str:
-    """Untrusted text (a scenario, a response, a judge's reasoning) as one inert line of Markdown."""
-    flat = " ".join(str(text).split()).replace("<", "&lt;").replace("`", "'")
-    return flat or "—"
+    """Untrusted text (a scenario, a response, a judge's reasoning) as one inert, literal line of Markdown."""
+    return untrusted.md_inline(text) or "—"
+
+
+def code(text: object) -> str:
+    """A model tag, ID or file name as a code span nothing inside can close."""
+    return untrusted.md_code(text, table=True) or "—"
+
+
+def notes_markdown(text: str) -> str:
+    """The team's notes: still Markdown, but with headings demoted below the document's outline and nothing that
+    loads a remote resource or links anywhere but the web (the notes may quote a model's reply)."""
+    return untrusted.md_defang(demote_headings(text))
 
 
 def demote_headings(markdown: str) -> str:
@@ -110,7 +117,7 @@ def _research(study: Study, model: str) -> dict[str, Any]:
                     {"model": chosen.name, "fit": "—", "considered": "—", "outcome": f"{kind}: {chosen.rationale}"}
                 )
     missing = (
-        f"No research recorded for this study: the model `{model}` was given directly. Run step 1 "
+        f"No research recorded for this study: the model {code(model)} was given directly. Run step 1 "
         "(`research_candidates`, CLI `research`) and step 2 (`select_model`, CLI `select`) to document why it "
         "was chosen."
     )
@@ -247,8 +254,8 @@ def build_context(
         "examples": [c for c in decision.failures.criteria if c.examples],
         "patterns": notes.patterns,
         "notes": {
-            "qualitative": demote_headings(notes.qualitative),
-            "next_steps": demote_headings(notes.next_steps),
+            "qualitative": notes_markdown(notes.qualitative),
+            "next_steps": notes_markdown(notes.next_steps),
         },
         "missing": {
             "pattern": f"not yet written — add `- ID: …` under `## {notes_mod.PATTERNS}` in notes.md",
@@ -267,6 +274,8 @@ def build_context(
         "secs": secs,
         "cell": cell,
         "quote": quote,
+        "inline": untrusted.md_inline,
+        "code": code,
     }
 
 
@@ -305,7 +314,7 @@ def render_document(
     context = build_context(study, model, decision, notes, today=today, version=version, notes_text=notes_text)
     source = _template_source(study)
     try:
-        text = templating.render(TEMPLATE, study.root, **context)
+        text = untrusted.clean(templating.render(TEMPLATE, study.root, **context), multiline=True)
     except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as err:
         lineno = getattr(err, "lineno", None)
         line = f" (line {lineno})" if lineno else ""

@@ -378,6 +378,8 @@ def load_verdicts_file(path: Path) -> list[AgentVerdict]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise VerdictsRejected(f"{path}: cannot be read ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        raise VerdictsRejected(f"{path}: not valid UTF-8 (byte {err.start + 1}); save it as UTF-8, retry") from None
     data: Any
     try:
         data = json.loads(text)

@@ -15,6 +15,7 @@ research/candidates.json (and appends search results to evidence.jsonl).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, datetime, timezone
 from typing import Literal
@@ -345,7 +346,7 @@ async def search_web(
     known = {r.url: r for r in read_evidence(study)[0]}
     fresh = [r for r in report.results if r.url not in known or (r.page_text and not known[r.url].page_text)]
     if fresh:
-        with study.locked("storing search results"):
+        async with study.locked_async("storing search results"):
             study.append(study.paths.evidence, fresh)
     return report
 
@@ -367,7 +368,7 @@ async def research_candidates(
     """
     lo, hi = _size_range(study, size_min_b, size_max_b)
     if add:
-        add_candidates(study, add)
+        await asyncio.to_thread(add_candidates, study, add)  # takes the lock: never wait on the event loop
     catalog, origins = study_catalog(study)
     match, candidates, near, excluded, ranking_notes = _assess(study, catalog, origins, lo, hi)
     if not candidates:
@@ -413,7 +414,7 @@ async def research_candidates(
         search=report,
         notes=notes,
     )
-    with study.locked("writing candidates"):
+    async with study.locked_async("writing candidates"):
         study.write_json(study.paths.candidates, result)
     return result
 

@@ -1,21 +1,22 @@
 """Untrusted text on the review page: model output, scenario text and judge reasoning, shown as inert text.
 
 Everything a model wrote (and everything a scenario file or a judge reply may contain) is data. On the page it is
-cleaned of control and bidirectional characters (a U+202E must not make `exe.txt` read as `txt.exe`), escaped by
-jinja2's autoescaping, and never rendered as Markdown or HTML: `![x](https://…)` stays those characters, not an
-image, and `<script>` stays text. The one thing made clickable is a bare http(s) URL, as a link that sends no
-referrer (the page's URL holds its token) and opens in a new tab; `javascript:` and every other scheme stay text.
-The Content-Security-Policy (app.py) is the second wall behind this one.
+cleaned of control and bidirectional characters by the core's `study/untrusted.py` (a U+202E must not make
+`exe.txt` read as `txt.exe`), escaped by jinja2's autoescaping, and never rendered as Markdown or HTML:
+`![x](https://…)` stays those characters, not an image, and `<script>` stays text. Line breaks and indentation
+stay, so a SQL answer still reads as one. The one thing made clickable is a bare http(s) URL (`safe_url`), as a
+link that sends no referrer (the page's URL holds its token) and opens in a new tab; `javascript:` and every
+other scheme stay text. The Content-Security-Policy (app.py) is the second wall behind this one.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
-from base_model_selector.research.webtext import inert
+from base_model_selector.study.untrusted import clean as clean_text
+from base_model_selector.study.untrusted import safe_url
 
 MAX_CHARS = 200_000  # far above any response; a runaway reply is cut, not the page
 _URL = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
@@ -23,20 +24,9 @@ _TRAILING = ".,;:!?)]}*_~"
 
 
 def clean(text: object) -> str:
-    """Printable text with its line breaks: control, format and bidi characters removed."""
-    return inert(text, MAX_CHARS, single_line=False)
-
-
-def web_url(url: str) -> str | None:
-    """`url` when it is an http(s) URL with a host and no user-info (`https://good@evil`); else None."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises on a malformed port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        return None
-    return url
+    """Printable text with its line breaks and indentation: control, format and bidi characters removed."""
+    out = clean_text(text, multiline=True)
+    return out if len(out) <= MAX_CHARS else out[: MAX_CHARS - 1] + "…"
 
 
 def linked(text: object) -> Markup:
@@ -46,12 +36,11 @@ def linked(text: object) -> Markup:
     start = 0
     for match in _URL.finditer(source):
         url = match.group(0).rstrip(_TRAILING)
-        end = match.start() + len(url)
-        target = web_url(url)
+        target = safe_url(url)
         if target is None:
             continue
         out.append(str(escape(source[start : match.start()])))
         out.append(f'<a href="{escape(target)}" rel="noopener noreferrer nofollow" target="_blank">{escape(url)}</a>')
-        start = end
+        start = match.start() + len(url)
     out.append(str(escape(source[start:])))
     return Markup("".join(out))  # noqa: S704 - every piece above was escaped

@@ -13,12 +13,14 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from base_model_selector.study import untrusted
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR, Study
-from base_model_selector.study.errors import BMSError
+from base_model_selector.study.errors import project_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,17 +41,29 @@ ModelArg = Annotated[
 
 
 def agent_errors(fn: F) -> F:
-    """Turn the project's errors into ToolErrors whose message the agent can read and act on."""
+    """Turn the project's errors into ToolErrors whose message the agent can read and act on.
+
+    Every string in a result is cleaned of control and bidi characters (`untrusted.clean_data`): results quote
+    scenarios, model replies, judge reasoning and web text, which must reach the agent as inert data.
+    Operating-system and input errors an agent can cause (an unwritable study, a NUL byte in a path) are mapped
+    to the same one-line messages as in the CLI (`errors.project_error`). A synchronous tool runs in a worker
+    thread, so its file work and any wait for the study lock never block the event loop that a concurrent
+    baseline or judging run is timing requests on.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-        except BMSError as err:
-            raise ToolError(str(err)) from err
+            if inspect.iscoroutinefunction(fn):
+                result = await fn(*args, **kwargs)
+            else:
+                result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+            return untrusted.clean_data(result)
+        except Exception as err:
+            mapped = project_error(err)
+            if mapped is None:
+                raise
+            raise ToolError(str(mapped)) from err
 
     return wrapper  # type: ignore[return-value]
 

@@ -8,8 +8,9 @@ any path that would escape the study directory or the declared docs path (tool a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import unicodedata
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 
 from base_model_selector.study import storage
 from base_model_selector.study.config import StudyConfig
-from base_model_selector.study.errors import ConfigError, PathRefused, StudyError
+from base_model_selector.study.errors import ConfigError, PathRefused, StudyError, from_os_error
 from base_model_selector.study.types import Selection
 from base_model_selector.study.yamlfile import load_yaml_model
 
@@ -26,6 +27,15 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_STUDY_DIR = "base-model-eval"
 STUDY_FILE = "study.yaml"
+
+
+def plain_path(text: str | Path, what: str) -> str:
+    """`text` if it can name a file: a NUL byte (which no filesystem allows, and which an agent's argument may
+    carry) is refused naming the argument, instead of failing deep inside the OS call."""
+    text = str(text)
+    if "\x00" in text:
+        raise PathRefused(f"{what} {text!r} contains a NUL byte; pass a plain path")
+    return text
 
 
 def model_slug(tag: str) -> str:
@@ -100,7 +110,7 @@ class Study:
     # ----------------------------------------------------------------- opening
     @classmethod
     def open(cls, directory: str | Path | None = None) -> Study:
-        root = Path(directory or DEFAULT_STUDY_DIR).expanduser()
+        root = Path(plain_path(directory or DEFAULT_STUDY_DIR, "study directory")).expanduser()
         if root.exists() and not root.is_dir():
             raise StudyError(f"{root}: is a file, not a study directory; pass --study DIR pointing at a directory")
         study_yaml = root / STUDY_FILE
@@ -132,7 +142,7 @@ class Study:
         declared = (self.root / self.config.docs_path).resolve()
         if override is None:
             return declared
-        candidate = Path(override)
+        candidate = Path(plain_path(override, "docs path"))
         if not candidate.is_absolute():
             candidate = self.root / candidate
         resolved = candidate.resolve()
@@ -150,7 +160,14 @@ class Study:
     # ----------------------------------------------------------------- writes
     @contextmanager
     def locked(self, purpose: str) -> Iterator[None]:
+        """Hold the study lock for a synchronous write (a worker thread or the CLI may wait in it)."""
         with self._lock.hold(purpose):
+            yield
+
+    @asynccontextmanager
+    async def locked_async(self, purpose: str) -> AsyncIterator[None]:
+        """Hold the study lock from async code: the wait never blocks the event loop."""
+        async with self._lock.hold_async(purpose):
             yield
 
     def write_json(self, path: Path, obj: Any) -> bool:
@@ -188,9 +205,7 @@ def _is_within(path: Path, root: Path) -> bool:
 
 def resolve_inside(root: Path, relative: str | Path) -> Path:
     """`root / relative`, resolved through symlinks; refused when it leaves `root`."""
-    text = str(relative)
-    if "\x00" in text:
-        raise PathRefused(f"path {text!r} contains a NUL byte")
+    text = plain_path(relative, "path")
     root = root.resolve()
     candidate = Path(text).expanduser()
     resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
@@ -216,7 +231,7 @@ def init_study(
     """Write a commented study.yaml that a person can edit; never overwrite one unless `force`."""
     from base_model_selector.study import templating
 
-    root = Path(directory).expanduser()
+    root = Path(plain_path(directory, "study directory")).expanduser()
     if root.exists() and not root.is_dir():
         raise StudyError(f"{root}: is a file; choose a directory for the study")
     study_yaml = root / STUDY_FILE
@@ -240,7 +255,7 @@ def init_study(
         root.mkdir(parents=True, exist_ok=True)
         storage.atomic_write_text(study_yaml, text)
     except OSError as err:
-        raise StudyError(f"{root}: not writable ({err.strerror}); choose another directory") from err
+        raise from_os_error(err) from err
     return study_yaml
 
 
@@ -248,6 +263,8 @@ def active_model(study: Study, override: str | None = None) -> str | None:
     """The model under test: an explicit one, else the primary chosen in step 2."""
     override = (override or "").strip()
     if override:
+        if any(unicodedata.category(ch)[0] == "C" for ch in override):
+            raise StudyError(f"model tag {override!r} contains control characters; pass the tag `ollama list` shows")
         return override
     selection = study.read_json(study.paths.selection, Selection)
     if selection is None:

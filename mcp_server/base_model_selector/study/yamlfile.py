@@ -93,6 +93,8 @@ def parse_yaml_text(text: str, name: str) -> tuple[Any, yaml.Node | None]:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"{name}{where}: not valid YAML: {problem}; fix the syntax and retry") from err
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply to read; a person-written file never needs that") from None
     return data, root
 
 
@@ -114,8 +116,11 @@ def read_config_text(path: Path, *, shown: str, expected: str, missing_hint: str
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{shown}: not found{missing_hint}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{shown}: cannot be read ({err})") from err
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{shown} (line {line}): not valid UTF-8; save the file as UTF-8 and retry") from None
+    except OSError as err:
+        raise ConfigError(f"{shown}: cannot be read ({err.strerror}); check the file and its permissions") from err
 
 
 def validate_yaml_text(text: str, model: type[M], *, name: str) -> M:
