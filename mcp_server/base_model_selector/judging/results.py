@@ -360,15 +360,18 @@ class ItemRow(BaseModel):
     counts: JudgeVerdict | None = Field(description="The verdict the decision uses: a person's, else the primary's")
 
 
-def item_table(study: Study, model: str | None = None, judge: str | None = None) -> list[ItemRow]:
+def item_table(
+    study: Study, model: str | None = None, judge: str | None = None, *, store: VerdictStore | None = None
+) -> list[ItemRow]:
     """Every item of a run with every judge's current verdict on it, for a viewer (the review page).
 
     Rows come in scenario order, criteria in rubric order. Each row lists the primary judge's verdict first
     (`judge`, else judge.mode), then the people's, then other judges'; `counts` is the verdict the decision uses —
     the latest person's when a person judged the item, else the primary's. Only current verdicts appear: one on an
-    older response or an older wording of the criterion belongs to another item.
+    older response or an older wording of the criterion belongs to another item. `store`: the run's verdicts when
+    the caller has read them already (the file can be large: every LLM verdict keeps its prompt).
     """
-    st = state(study, model, judge)
+    st = state(study, model, judge, store=store)
     llm = judge_keys(study, st.inputs)
     current = {j: st.store.verdicts_of(j, st.items, k) for j, k in llm.items()}
     current |= {j: st.store.verdicts_of(j, st.items) for j in st.store.recording_judges()}

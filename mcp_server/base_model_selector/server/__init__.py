@@ -19,7 +19,7 @@ from mcp.server import MCPServer
 
 from base_model_selector import __version__
 from base_model_selector.research.search import Searcher
-from base_model_selector.server import decision, judging, models, research, scenarios, study
+from base_model_selector.server import decision, judging, models, research, review, scenarios, study
 from base_model_selector.server.common import INSTRUCTIONS, F, agent_errors
 
 __all__ = ["build_server", "main"]
@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 
 def build_server(*, searcher: Searcher | None = None) -> MCPServer:
     """The server with every tool. `searcher` replaces ddgs's `DDGS` for web search (a seam for tests)."""
+    pages = review.ReviewPages()
     server = MCPServer(
         name="base-model-selector",
         version=__version__,
         instructions=INSTRUCTIONS,
+        lifespan=pages.lifespan,  # the review pages it opened stop with it
     )
 
     def tool(name: str | None = None) -> Callable[[F], F]:
@@ -48,6 +50,7 @@ def build_server(*, searcher: Searcher | None = None) -> MCPServer:
     scenarios.register(tool)
     judging.register(tool)
     decision.register(tool)
+    review.register(tool, pages)
     return server
 
 
