@@ -199,6 +199,13 @@ def judge_verdict(rate: PassRate, thresholds: Thresholds) -> Verdict:
         where = " and ".join(f"{t:.0%}" for t in crossed)
         if estimate.total is None:
             verdict.settle_note = f"the 95% interval crosses {where} (could be {spans}); {estimate.reason}."
+        elif estimate.total > stats.PRACTICAL_SETTLE_N:
+            nearest = min(cuts, key=lambda t: abs(t - rate.rate))
+            verdict.settle_note = (
+                f"the 95% interval crosses {where} (could be {spans}); the pass rate {rate.rate:.1%} is so close to "
+                f"the {nearest:.0%} threshold that only about {estimate.total:,} scenarios would settle it — treat it "
+                "as borderline and let the qualitative review decide."
+            )
         else:
             verdict.settle_note = (
                 f"the 95% interval crosses {where} (could be {spans}); about {estimate.total} scenarios in total "

@@ -244,9 +244,9 @@ def comparisons(study: Study, st: State, llm: dict[str, KeyMap], label_a: str) -
         if not paired:
             continue
         if judges.kind(judge_b) == "human":
-            how = f"the {len(paired)} items {judge_b} chose to judge (a person's choice, not a random sample)"
+            how = f"the {_items(len(paired))} {judge_b} chose to judge (a person's choice, not a random sample)"
         elif judges.kind(judge_b) == "agent":
-            how = f"the {len(paired)} items {judge_b} judged, in next_assessment_batch's seeded random order"
+            how = f"the {_items(len(paired))} {judge_b} judged, in next_assessment_batch's seeded random order"
         else:
             how = f"the {len(paired)} items both judged"
         out.append(agreement_mod.compare(label_a, judge_b, paired, sampling=how, min_kappa=cfg.min_kappa))
@@ -395,3 +395,7 @@ def _view(v: CriterionVerdict) -> JudgeVerdict:
     return JudgeVerdict(
         judge=v.judge, answer=v.answer, reasoning=v.reasoning, comment=v.comment, error=v.error, created_at=v.created_at
     )
+
+
+def _items(n: int) -> str:
+    return f"{n} item" if n == 1 else f"{n} items"
