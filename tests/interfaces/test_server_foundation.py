@@ -67,7 +67,14 @@ def test_every_fixed_tool_name_is_served() -> None:
 
     served = anyio.run(names)
     assert served >= FIXED_TOOLS, f"missing: {sorted(FIXED_TOOLS - served)}"
-    assert served - FIXED_TOOLS == {"init_study", "configure_study", "write_taxonomy", "write_rubric", "show_samples"}
+    assert served - FIXED_TOOLS == {
+        "init_study",
+        "configure_study",
+        "write_taxonomy",
+        "write_rubric",
+        "show_samples",
+        "open_review",
+    }
 
 
 def test_stdio_server_lists_tools_and_answers_study_status(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The command line: one command per step over the same core the MCP server uses.
 
-Each group of commands has its module here (`study`, `research`, `models`, `scenarios`, `judging`, `decision`);
+Each group of commands has its module here (`study`, `research`, `models`, `scenarios`, `judging`, `decision`,
+`review`);
 `app.py` holds what they share. All project errors become one line and exit code 2 at a single boundary,
 `main()`, as do the operating-system and input errors a person can cause (`errors.project_error`: an unwritable
 study, a file where a directory should be, a NUL byte in a path); `BMS_DEBUG=1` re-raises with the traceback.
@@ -13,7 +14,15 @@ import sys
 
 import typer
 
-from base_model_selector.cli import decision, judging, models, research, scenarios, study  # noqa: F401 - registers
+from base_model_selector.cli import (  # noqa: F401 - registers the commands
+    decision,
+    judging,
+    models,
+    research,
+    review,
+    scenarios,
+    study,
+)
 from base_model_selector.cli.app import app
 from base_model_selector.study.errors import project_error
 

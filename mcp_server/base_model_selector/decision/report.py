@@ -280,6 +280,18 @@ def build_context(
 
 
 # ------------------------------------------------------------------------------------------------ render and write
+def missing_notes(decision: Decision, notes: notes_mod.Notes, notes_file: str = NOTES_HINT) -> list[str]:
+    """The person's words the document still lacks: qualitative notes, and a pattern for each failing criterion."""
+    missing = []
+    if not notes.qualitative:
+        missing.append(f"qualitative notes (`## {notes_mod.QUALITATIVE}` in {notes_file}, or qualitative_notes)")
+    failing = [c.criterion_id for c in decision.failures.criteria if c.failures]
+    unexplained = [cid for cid in failing if cid not in notes.patterns]
+    if unexplained:
+        missing.append(f"failure patterns for {', '.join(unexplained)} (failure_patterns, or `- ID: …` lines)")
+    return missing
+
+
 def render_document(
     study: Study,
     model: str,
@@ -384,13 +396,7 @@ def write_decision_doc(
         if html_path is not None and html_text is not None:
             # The sibling of a path study.docs_path() accepted; write_text only knows the .md itself.
             storage.write_text_if_changed(html_path, html_text)
-    failing = [c.criterion_id for c in decision.failures.criteria if c.failures]
-    missing = []
-    if not notes.qualitative:
-        missing.append(f"qualitative notes (`## {notes_mod.QUALITATIVE}` in {notes_path.name}, or qualitative_notes)")
-    unexplained = [cid for cid in failing if cid not in notes.patterns]
-    if unexplained:
-        missing.append(f"failure patterns for {', '.join(unexplained)} (failure_patterns, or `- ID: …` lines)")
+    missing = missing_notes(decision, notes, notes_path.name)
     label = decision.verdict.label + (" (inconclusive)" if decision.verdict.inconclusive else "")
     return DecisionDoc(
         model=model,

@@ -212,16 +212,9 @@ def _assess(
     allowed = [m for m in in_range if not (cfg.commercial_use and m.commercial_use == "no")]
     allowed += [m for m in catalog.models if origins.get(m.id) == "added" and m not in allowed]
     near = [m for m in near if m not in allowed]
-    forbidden = "licence forbids commercial use: "
-    excluded = [
-        Excluded(id=m.id, name=m.name, reason=forbidden + "; ".join(m.license_conditions))
-        for m in in_range
-        if m not in allowed
-    ]
+    excluded = [Excluded(id=m.id, name=m.name, reason=_forbidden(m)) for m in in_range if m not in allowed]
     excluded += [
-        Excluded(
-            id=m.id, name=m.name, reason=f"{_outside(m, lo, hi)}, and {forbidden}" + "; ".join(m.license_conditions)
-        )
+        Excluded(id=m.id, name=m.name, reason=f"{_outside(m, lo, hi)}, and {_forbidden(m)}")
         for m in near
         if cfg.commercial_use and m.commercial_use == "no"
     ]
@@ -433,3 +426,8 @@ def _nothing_matches(study: Study, catalog: Catalog, lo: float, hi: float) -> st
         f"Widen size_b in {study.paths.study_yaml}, or add a candidate with its sources "
         "(research_candidates add=[...], CLI: research --add FILE)"
     )
+
+
+def _forbidden(m: CatalogModel) -> str:
+    """Why a model is out of a commercial study: its licence's own conditions, else the licence's name."""
+    return "licence forbids commercial use: " + ("; ".join(m.license_conditions) or m.license)

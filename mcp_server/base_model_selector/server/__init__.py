@@ -18,7 +18,7 @@ from mcp.server import MCPServer
 
 from base_model_selector import __version__
 from base_model_selector.research.search import Searcher
-from base_model_selector.server import decision, judging, models, research, scenarios, study
+from base_model_selector.server import decision, judging, models, research, review, scenarios, study
 from base_model_selector.server.common import INSTRUCTIONS, Toolbox
 
 __all__ = ["build_server", "main"]
@@ -29,13 +29,21 @@ log = logging.getLogger(__name__)
 def build_server(*, searcher: Searcher | None = None) -> MCPServer:
     """The server with every tool. `searcher` replaces ddgs's `DDGS` for web search (a seam for tests)."""
     box = Toolbox()
+    pages = review.ReviewPages()
     study.register(box.tool)  # the tools of each step, in the order of the eight steps
     research.register(box.tool, searcher=searcher)
     models.register(box.tool)
     scenarios.register(box.tool)
     judging.register(box.tool)
     decision.register(box.tool)
-    return MCPServer(name="base-model-selector", version=__version__, instructions=INSTRUCTIONS, tools=box.tools)
+    review.register(box.tool, pages)
+    return MCPServer(
+        name="base-model-selector",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        tools=box.tools,
+        lifespan=pages.lifespan,  # the review pages it opened stop with it
+    )
 
 
 def main() -> None:
