@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from base_model_selector.serving.backends import Backend, ProgressFn
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 
 STAGES = ("pull", "check", "scenarios", "baseline", "assess", "decide", "document")
 
@@ -215,9 +215,15 @@ async def _scenarios(
         return stage, None
     generated = await generate_scenarios(study, candidate=tag, backend=server, progress=progress)
     if generated.scenarios_total == 0:
+        root = str(study.root)
         raise StepNotReady(
-            f"{study.paths.scenarios}: the generator wrote no usable scenario ({generated.summary()}); "
-            "write them with add_scenarios (CLI `add-scenarios FILE`) or set scenarios.generator_model"
+            f"{study.paths.scenarios}: the generator wrote no usable scenario ({generated.summary()})",
+            Fix("add_scenarios", cli_command(root, "add-scenarios FILE"), {"study": root, "scenarios": []}),
+            Fix(
+                "configure_study",
+                "set scenarios.generator_model in study.yaml",
+                {"study": root, "settings": {"scenarios.generator_model": "<model tag>"}},
+            ),
         )
     unfilled, planned = unfilled_slots(study)
     short = None

@@ -142,8 +142,9 @@ def test_persistent_failures_are_reported_and_retried_by_the_next_run(tmp_path: 
 
 def test_zero_scenarios_says_how_to_write_them(tmp_path: Path, fake_ollama: FakeOllama) -> None:
     study = make_study(tmp_path / "s", [fake_ollama.url])
-    with pytest.raises(StepNotReady, match=r"scenarios\.jsonl: no scenarios yet.*generate_scenarios"):
+    with pytest.raises(StepNotReady, match=r"scenarios\.jsonl: no scenarios yet.*generate`") as info:
         baseline(study)
+    assert "call generate_scenarios(" in info.value.render("mcp")
     assert fake_ollama.chat_count == 0
 
 
@@ -231,8 +232,9 @@ def test_a_host_lacking_the_model_is_named_before_any_call(tmp_path: Path) -> No
 def test_no_model_chosen_says_how_to_choose(tmp_path: Path, fake_ollama: FakeOllama) -> None:
     study = make_study(tmp_path / "s", [fake_ollama.url])
     add_scenarios(study, 1)
-    with pytest.raises(StepNotReady, match=r"no model chosen yet — choose one with select_model"):
+    with pytest.raises(StepNotReady, match=r"no model chosen yet — run `base-model-selector .* select") as info:
         baseline(study, None)
+    assert "call select_model(" in info.value.render("mcp") and 'pass model="qwen3:8b"' in info.value.render("mcp")
 
 
 def test_the_openai_compatible_backend_runs_the_same_baseline(tmp_path: Path) -> None:
@@ -256,7 +258,10 @@ def test_run_baseline_tool_returns_the_summary_and_errors_carry_the_fix(
     assert result.structured_content["answered"] == 3
 
     refused = run_tool("run_baseline", {"study": str(study.root), "model": "gemma3:270m"})
-    assert refused.is_error and "base-model-selector pull gemma3:270m" in refused.content[0].text
+    assert refused.is_error
+    fix = refused.content[0].text
+    assert 'call pull_model(model="gemma3:270m")' in fix and "pull=true" in fix, "the fix names tools, not commands"
+    assert "base-model-selector" not in fix
 
 
 def test_cli_run_prints_the_summary_and_fails_on_failures(tmp_path: Path, fake_ollama: FakeOllama) -> None:

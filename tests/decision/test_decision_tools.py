@@ -50,7 +50,7 @@ def test_decide_tool_before_assessment_tells_the_agent_what_to_run(root: Path) -
     (root / "runs" / "qwen3-8b" / "assessments.json").unlink()
     result = run_tool("decide", {"study": str(root)})
     assert result.is_error
-    assert "assess --model qwen3:8b" in result.content[0].text and "assess_responses" in result.content[0].text
+    assert 'call assess_responses(study="' in result.content[0].text and 'model="qwen3:8b"' in result.content[0].text
 
 
 def test_cli_decide_then_write_doc_with_patterns(root: Path) -> None:

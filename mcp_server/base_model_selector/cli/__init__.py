@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         mapped = project_error(err)  # a BMSError, or an OS/input error a person caused, as one line
         if mapped is None or os.environ.get("BMS_DEBUG"):
             raise
-        typer.echo(f"error: {mapped}", err=True)
+        typer.echo(f"error: {mapped.render('cli')}", err=True)
         sys.exit(mapped.exit_code)
     except KeyboardInterrupt:
         typer.echo(INTERRUPTED, err=True)

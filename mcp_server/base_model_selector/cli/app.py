@@ -72,6 +72,32 @@ def user_path(text: str) -> Path:
     return Path(text).expanduser()
 
 
+def named_file(study: Study, text: str) -> Path:
+    """A file a person names on the command line, read from wherever it is: as given (relative to the current
+    directory), else relative to the study directory. Only what the tool writes is confined to the study."""
+    given = user_path(text)
+    if given.exists() or given.is_absolute():
+        return given
+    in_study = study.root / given
+    return in_study if in_study.exists() else given
+
+
+def assignments(items: list[str], *, option: str) -> dict[str, Any]:
+    """`KEY=VALUE` pairs as a mapping; each VALUE is read as YAML (`8` → 8, `true`, `[a, b]`, `null`)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE, e.g. judge.model=llama3.1:8b", param_hint=option)
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
 @contextmanager
 def rich_progress(
     label: str, *, download: bool = False

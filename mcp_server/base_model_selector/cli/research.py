@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from base_model_selector.cli.app import app, emit, open_study, user_path
+from base_model_selector.cli.app import app, emit, named_file, open_study
 
 
 @app.command()
@@ -39,8 +39,8 @@ def research(
     from base_model_selector.research.candidates import research_candidates
     from base_model_selector.research.catalog import load_user_entries
 
-    entries = load_user_entries(user_path(add)) if add else None
     study = open_study()
+    entries = load_user_entries(named_file(study, add)) if add else None
     emit(asyncio.run(research_candidates(study, add=entries, search=web, size_min_b=size_min, size_max_b=size_max)))
 
 

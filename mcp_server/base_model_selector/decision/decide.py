@@ -21,7 +21,7 @@ from base_model_selector.judging.rubric import Rubric, load_rubric
 from base_model_selector.study import stats
 from base_model_selector.study.config import Thresholds
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 
 if TYPE_CHECKING:
     from base_model_selector.judging.verdicts import VerdictStore
@@ -330,28 +330,33 @@ def current_assessments(
     primary's, or a person's). `store`: the run's verdicts, when the caller has read them already."""
     from base_model_selector.judging import results
 
-    cli = f"base-model-selector --study {study.root}"
     st = results.state(study, model, judge, store=store)
     if not st.complete:
         raise StepNotReady(
             f"{st.coverage()}: a decision needs a verdict on every (response, criterion) item from the judge it "
-            f"rests on (judge.mode: {st.primary.mode}); finish step 6 with {results.finish_hint(study, st)}, "
-            "then decide again"
+            f"rests on (judge.mode: {st.primary.mode}); finish step 6, then decide again",
+            *results.finish_fixes(study, st),
         )
     report = study.read_json(study.paths.assessments(model), AssessmentReport)
     expected = st.identity if st.inputs.rubric.criteria else results.CHECKS_ONLY
+    rescore = Fix(
+        "assess_responses",
+        cli_command(study.root, f"assess --model {model}"),
+        {"study": str(study.root), "model": model},
+    )
     if report is None:
         raise StepNotReady(
-            f"{study.paths.assessments(model)}: not found; score the verdicts with `{cli} assess --model {model}` "
-            "(MCP: assess_responses; verdicts already stored cost no judge call)"
+            f"{study.paths.assessments(model)}: not found; score the verdicts (those already stored cost no judge "
+            "call)",
+            rescore,
         )
     b = report.basis
     now = (expected, results.rubric_sha256(study), results.responses_sha256(st.inputs), st.judged, st.overridden)
     if (b.judge, b.rubric_sha256, b.responses_sha256, b.judged, b.overridden) != now:
         raise StepNotReady(
             f"{study.paths.assessments(model)}: out of date (it rests on {b.judge}; the judge, rubric.yaml, the "
-            f"responses or the recorded verdicts changed since); re-score with `{cli} assess --model {model}` "
-            "(MCP: assess_responses; verdicts already stored cost no judge call)"
+            "responses or the recorded verdicts changed since); re-score (verdicts already stored cost no judge call)",
+            rescore,
         )
     return report, list(st.counting.values())
 

@@ -23,7 +23,7 @@ from base_model_selector.decision.decide import Decision
 from base_model_selector.decision.document_check import check_document, render_html
 from base_model_selector.study import storage, untrusted
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady, StudyError
+from base_model_selector.study.errors import Fix, StepNotReady, StudyError, cli_command
 from base_model_selector.study.types import ModelFacts, Selection
 
 TEMPLATE = "decision_doc.md.j2"
@@ -355,8 +355,10 @@ def write_decision_doc(
     decision = study.read_json(study.paths.decision(model), Decision)
     if decision is None:
         raise StepNotReady(
-            f"{study.paths.decision(model)}: not found; decide first with "
-            f"`base-model-selector --study {study.root} decide --model {model}` (MCP: decide)"
+            f"{study.paths.decision(model)}: not found; decide first",
+            Fix(
+                "decide", cli_command(study.root, f"decide --model {model}"), {"study": str(study.root), "model": model}
+            ),
         )
     target = study.docs_path(path)
     if target.suffix.lower() not in (".md", ".markdown"):

@@ -131,7 +131,12 @@ class AgentVerdict(BaseModel):
 
     item_id: str = Field(description="The item_id from next_assessment_batch")
     reasoning: str = Field(description="Why, quoting the response; written before deciding")
-    answer: str = Field(description="YES, NO or NA")
+    answer: str = Field(
+        description="YES, NO or NA",
+        # A closed set for the caller (the schema's enum); the value is checked, with every problem listed, in
+        # record_assessments, so a lower-case "yes" is still accepted.
+        json_schema_extra={"enum": ["YES", "NO", "NA"]},
+    )
     comment: str | None = Field(default=None, description="Optional note (a person overruling a verdict)")
 
 

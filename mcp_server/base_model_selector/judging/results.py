@@ -29,7 +29,7 @@ from base_model_selector.judging.llm_judge import LLMJudge
 from base_model_selector.judging.scoring import score_response, summarise
 from base_model_selector.judging.verdicts import Inputs, Item, KeyMap, VerdictStore, items, load_inputs
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StudyError
+from base_model_selector.study.errors import Fix, StudyError, cli_command
 from base_model_selector.study.types import (
     DEFAULT_AGENT,
     Agreement,
@@ -183,6 +183,19 @@ def finish_hint(study: Study, st: State) -> str:
     return (
         f"next_assessment_batch and record_assessments with judge={st.identity!r} (CLI `{cli} --json next-batch "
         f"--judge {st.identity}`, then `{cli} record FILE --judge {st.identity}`)"
+    )
+
+
+def finish_fixes(study: Study, st: State) -> tuple[Fix, ...]:
+    """`finish_hint` as an error's fixes: the tool (with its arguments) and the command, for each shell to say."""
+    args = {"study": str(study.root), "model": st.inputs.model}
+    if st.primary.kind == "llm":
+        return (Fix("assess_responses", cli_command(study.root, f"assess --model {st.inputs.model}"), args),)
+    who = "" if st.identity == DEFAULT_AGENT else f" --judge {st.identity}"
+    judge = {} if st.identity == DEFAULT_AGENT else {"judge": st.identity}
+    return (
+        Fix("next_assessment_batch", cli_command(study.root, f"--json next-batch{who}"), {**args, **judge}),
+        Fix("record_assessments", cli_command(study.root, f"record FILE{who}"), {**args, **judge, "verdicts": []}),
     )
 
 

@@ -158,9 +158,10 @@ class ComparisonTable(BaseModel):
         )
 
     def summary(self) -> str:
+        """Where the full table is, then the ranked table (an agent's result keeps its top rows), then what next."""
         return (
-            f"{self.markdown}\nFull detail (reasons with sources, flags, known issues, web mentions): "
-            f"{self.markdown_path}; rows: {self.json_path}\nNext: select_model (CLI: select)."
+            f"Full table with every row's detail (reasons with sources, flags, known issues, web mentions): "
+            f"{self.markdown_path}; rows: {self.json_path}\n\n{self.markdown}\nNext: select_model (CLI: select)."
         )
 
 

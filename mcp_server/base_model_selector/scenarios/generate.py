@@ -25,7 +25,7 @@ from base_model_selector.serving.backends import Backend, ProgressFn, using
 from base_model_selector.serving.engine import RetryPolicy, WorkItem, run_work
 from base_model_selector.study import templating
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 from base_model_selector.study.types import Scenario, utc_now
 
 MAX_ATTEMPTS = 4
@@ -242,10 +242,17 @@ def generator_model(study: Study, override: str | None = None, candidate: str | 
         return chosen, []
     candidate = active_model(study, candidate)
     if not candidate:
+        root = str(study.root)
         raise StepNotReady(
-            f"{study.paths.study_yaml}: no model to write scenarios with — set scenarios.generator_model (or "
-            "judge.model), pass a model (CLI --model), or select a candidate first (step 2); an agent can also "
-            "write them itself with add_scenarios"
+            f"{study.paths.study_yaml}: no model to write scenarios with (no scenarios.generator_model, judge.model "
+            "or selected candidate)",
+            Fix(
+                "configure_study",
+                "set scenarios.generator_model (or judge.model) in study.yaml",
+                {"study": root, "settings": {"scenarios.generator_model": "<model tag>"}},
+            ),
+            Fix("generate_scenarios", cli_command(root, "generate --model <tag>"), {"study": root, "model": "<tag>"}),
+            Fix("add_scenarios", cli_command(root, "add-scenarios FILE"), {"study": root, "scenarios": []}),
         )
     return candidate, [
         f"the candidate {candidate} writes its own test scenarios; set scenarios.generator_model in study.yaml "

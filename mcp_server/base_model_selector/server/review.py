@@ -16,7 +16,7 @@ import anyio
 from pydantic import Field
 
 from base_model_selector.review.server import ReviewInfo
-from base_model_selector.server.common import ModelArg, StudyArg, ToolDecorator, open_study
+from base_model_selector.server.common import Hints, ModelArg, StudyArg, ToolDecorator, open_study
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class ReviewPages:
 
 
 def register(tool: ToolDecorator, pages: ReviewPages) -> None:
-    @tool("open_review")
+    @tool("open_review", title="Open the review page", hints=Hints(read_only=False))
     async def open_review_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,

@@ -17,6 +17,9 @@ from base_model_selector.study.errors import ConfigError
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
+BackendKind = Literal["ollama", "openai"]
+"""ollama, or an OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, a gateway)."""
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -47,7 +50,7 @@ class Thresholds(Strict):
 
 
 class BackendConfig(Strict):
-    kind: Literal["ollama", "openai"] = "ollama"
+    kind: BackendKind = "ollama"
     hosts: list[str] = Field(
         default_factory=list,
         description="Server URLs; empty means $OLLAMA_HOST or http://127.0.0.1:11434. Several spread the load.",

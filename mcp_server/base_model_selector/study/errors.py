@@ -1,8 +1,12 @@
-"""The errors users see, each carrying the fix.
+"""The errors users see, each carrying the fix — said in the caller's language.
 
 Every failure a person or an agent can act on is a `BMSError` whose message names the file, key, model or URL
-involved and the next thing to do. The CLI turns them into one line and exit code 2; the MCP server turns them
-into a `ToolError` so the calling agent reads the whole message instead of "Error executing tool".
+involved, and whose `fixes` say what to do next. A fix is structured (`Fix`: the MCP tool with its arguments, and
+the CLI command), because the two shells speak different languages: an agent over MCP must be told to call
+`init_study(study=…, domain=…)`, a person in a terminal to run `base-model-selector init … --domain …`. Each shell
+renders the error once, at its boundary: the CLI with `render("cli")` (one line, exit code 2, in
+`cli/__init__.py: main`), the MCP server with `render("mcp")` (a `ToolError`, in `server/common.py:
+agent_errors`). `str(err)` is the CLI rendering, which is what logs and the engine's failure lists show.
 
 Where a failure comes from the operating system or a library rather than our own checks (a directory that is
 not writable, a file where a directory should be, a NUL byte in a path, an invalid value), `from_os_error` and
@@ -13,13 +17,57 @@ shell boundaries as the safety net.
 from __future__ import annotations
 
 import errno
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
+
+Caller = Literal["cli", "mcp"]
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One way out of an error: the MCP tool and arguments to call, and what a person does on the CLI.
+
+    `cli` is either a command (`base-model-selector …`, rendered as "run `…`") or a plain instruction such as
+    "set judge.model in study.yaml" (rendered as is). An empty `tool` means "the same tool, with these arguments".
+    """
+
+    tool: str
+    cli: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def render(self, caller: Caller) -> str:
+        if caller == "mcp":
+            shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in self.args.items())
+            return f"call {self.tool}({shown})" if self.tool else f"pass {shown}"
+        return f"run `{self.cli}`" if self.cli.startswith("base-model-selector") else self.cli
+
+
+def cli_command(study: object, command: str) -> str:
+    """`base-model-selector --study STUDY COMMAND`: the CLI spelling of a step for a study directory."""
+    return f"base-model-selector --study {study} {command}"
 
 
 class BMSError(Exception):
-    """Base of every anticipated failure: `str(err)` is the complete, actionable message."""
+    """Base of every anticipated failure: the message says what is wrong, the fixes what to do next."""
 
     exit_code = 2
+
+    def __init__(self, message: str, *fixes: Fix) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fixes = fixes
+
+    def render(self, caller: Caller = "cli") -> str:
+        """The whole actionable message for one caller: the problem, then each fix in that caller's words."""
+        if not self.fixes:
+            return self.message
+        return f"{self.message} — " + ", or ".join(fix.render(caller) for fix in self.fixes)
+
+    def __str__(self) -> str:
+        return self.render("cli")
 
 
 class StudyError(BMSError):
