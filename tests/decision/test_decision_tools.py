@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from base_model_selector.cli import app
+from base_model_selector.decision.decide import current_decision, decide
+from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady, StudyError
 from decision_fixture import MODEL, ROWS, write_study
 from shells import run_cli, run_tool
@@ -48,7 +50,7 @@ def test_decide_tool_before_assessment_tells_the_agent_what_to_run(root: Path) -
     (root / "runs" / "qwen3-8b" / "assessments.json").unlink()
     result = run_tool("decide", {"study": str(root)})
     assert result.is_error
-    assert "assess --model qwen3:8b" in result.content[0].text and "assess_responses" in result.content[0].text
+    assert 'call assess_responses(study="' in result.content[0].text and 'model="qwen3:8b"' in result.content[0].text
 
 
 def test_cli_decide_then_write_doc_with_patterns(root: Path) -> None:
@@ -104,3 +106,11 @@ def test_a_decision_resting_on_too_many_judge_errors_is_unusable_says_so_first_a
     )
     code, out, _ = run_cli(["--study", str(root), "decide"], capsys)
     assert code == 0 and "UNUSABLE" not in out, "the share is the study's to set"
+
+
+def test_current_decision_is_what_decide_writes_without_writing_it(root: Path) -> None:
+    study = Study.open(root)
+    live = current_decision(study, MODEL)
+    assert not study.paths.decision(MODEL).exists(), "the review page's live view writes nothing"
+    written = decide(study, MODEL, decided_at=live.decided_at)
+    assert written == live
