@@ -8,7 +8,8 @@ flight, ties taken in turn). The model must exist on every host; `show` and `pul
 Contract: `OllamaBackend(config)` implements `backends.Backend`. The client library's errors are translated at
 this boundary: connection refused (the client's built-in `ConnectionError`, or a raw `httpx.ConnectError` from a
 stream) → `BackendUnreachable`; HTTP 404 → `ModelNotFound` with the pull command; HTTP 429/5xx, dropped
-connections, timeouts and garbled bodies → `TransientBackendError`; other refusals → `BackendError`.
+connections, stalls, timeouts and garbled bodies → `TransientBackendError`; other refusals → `RequestRejected`
+(never retried).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from base_model_selector.study.errors import (
     BMSError,
     Fix,
     ModelNotFound,
+    RequestRejected,
     TransientBackendError,
 )
 
@@ -71,7 +73,10 @@ def map_error(err: BaseException, host: str, model: str | None, *, timeout_s: fl
             return TransientBackendError(f"{host} answered HTTP {code} for {model}: {text}")
         if code == -1:  # an error line inside a stream
             return TransientBackendError(f"{host} reported an error mid-stream for {model}: {text}")
-        return BackendError(f"{host} refused the request for {model} (HTTP {code}): {text}")
+        return RequestRejected(
+            f"{host} refused the request for {model} (HTTP {code}): {text} — sending it again cannot help, so it is "
+            "not retried; change what the message names"
+        )
     if type(err) is ConnectionError or isinstance(err, httpx.ConnectError):
         return unreachable(host)
     if isinstance(err, httpx.TimeoutException):
