@@ -215,3 +215,18 @@ def test_bad_document_arguments_are_refused_and_nothing_is_written(
     with pytest.raises(StudyError, match=message):
         write_decision_doc(study, MODEL, **kwargs)  # type: ignore[arg-type]
     assert not study.docs_path().exists() and not (study.root / "notes.md").exists()
+
+
+def test_a_demonstration_study_says_so_before_anything_else(study: Study) -> None:
+    """The quick start runs a 135M model: its document must not read like a verdict on a real candidate."""
+    write_decision_doc(study, MODEL, today=TODAY, version="0.0.0-test")
+    assert "A demonstration, not a verdict" not in _doc(study)
+    yaml_path = study.paths.study_yaml
+    yaml_path.write_text(yaml_path.read_text(encoding="utf-8") + "demonstration: true\n", encoding="utf-8")
+    demo = Study.open(study.root)
+    decide(demo, MODEL, decided_at=STAMP)
+    write_decision_doc(demo, MODEL, today=TODAY, version="0.0.0-test")
+    head = _doc(demo).split("## Model Selection")[0]
+    assert "**A demonstration, not a verdict.**" in head
+    assert f"ran `{MODEL}` (" in head and "say nothing about whether a base model is good enough" in head
+    assert check_document(_doc(demo)) == []

@@ -32,7 +32,6 @@ MAX_ATTEMPTS = 4
 """Model calls per slot before it is reported as failed (empty, refusing or duplicate replies)."""
 MAX_AVOID = 3
 Outcome = Literal["accepted", "empty", "refusal", "duplicate"]
-GENERATOR_NUM_PREDICT = 1024
 PROMPT_TEMPLATE = "scenario_prompt.md.j2"
 
 
@@ -302,7 +301,7 @@ async def generate_scenarios(
                 reply = await server.chat(
                     tag,
                     [{"role": "user", "content": prompt}],
-                    options={"temperature": cfg.temperature, "seed": seed, "num_predict": GENERATOR_NUM_PREDICT},
+                    options={"temperature": cfg.temperature, "seed": seed, "num_predict": cfg.num_predict},
                     think=False,
                 )
                 text = clean_reply(reply.text)
