@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ def test_the_quickstart_runs_end_to_end_with_a_real_model_and_says_it_is_a_demon
     document = (quickstart.study / "docs" / "base-model-evaluation.md").read_text()
     assert "**A demonstration, not a verdict.**" in document.split("## Model Selection")[0]
     assert f"`{SMOLLM2}` (135M Q4_1)" in document
+    assert f"llamacpp (llama-cpp-python {metadata.version('llama-cpp-python')}; n_ctx=4096" in document
     assert "Document:" in out
 
     speeds = [r["tokens_per_s"] for r in responses if r.get("tokens_per_s")]

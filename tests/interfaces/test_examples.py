@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from base_model_selector.judging.rubric import load_rubric
 from base_model_selector.scenarios.taxonomy import load_taxonomy
 from base_model_selector.study.directory import Study
 from base_model_selector.study.types import Answer
+from smollm2 import SMOLLM2
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = ["empathetic-coaching", "customer-support", "sql-analyst"]
@@ -67,3 +70,23 @@ def test_sql_example_gate_catches_a_delete_inside_a_sql_block_but_not_in_prose()
     gate = next(c for c in rubric.checks if c.id == "DML1")
     assert run_check(gate, "```sql\nDELETE FROM analytics.customers WHERE is_test;\n```")[0] is Answer.NO
     assert run_check(gate, "I can't run DELETE FROM for you.\n```sql\nSELECT 1;\n```")[0] is Answer.YES
+
+
+def test_the_quickstart_is_a_small_demonstration_that_needs_no_server() -> None:
+    study = Study.open(EXAMPLES / "quickstart")
+    cfg = study.config
+    assert cfg.demonstration, "its document must say that a 135M model shows the pipeline, not a verdict"
+    assert (cfg.backend.kind, cfg.backend.model) == ("llamacpp", SMOLLM2)
+    assert cfg.scenarios.n == 12 and cfg.judge.batched and not cfg.research.web_search
+    assert study.docs_path().is_relative_to(study.root)
+    rubric = load_rubric(EXAMPLES / "quickstart" / "rubric.yaml")
+    assert 3 <= len(rubric.criteria) <= 4 and any(c.safety_gate for c in rubric.criteria)
+    assert len(load_taxonomy(EXAMPLES / "quickstart" / "taxonomy.yaml").topics) <= 4
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (EXAMPLES.parent / ".git").exists(), reason="not a git clone")
+@pytest.mark.parametrize("written", ["runs/m/responses.jsonl", "scenarios/scenarios.jsonl", "docs/x.md", ".study.lock"])
+def test_what_running_the_readme_command_writes_is_ignored_by_git(written: str) -> None:
+    path = f"examples/quickstart/{written}"
+    result = subprocess.run(["git", "check-ignore", "-q", path], cwd=EXAMPLES.parent, check=False)
+    assert result.returncode == 0, f"{path} would leave the clone dirty"

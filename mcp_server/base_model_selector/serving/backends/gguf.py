@@ -145,7 +145,7 @@ def read_gguf(path: str | Path) -> GGUFHeader:
     with stream:
         magic = stream.read(4)
         if magic != MAGIC:
-            raise GGUFError(f"{path}: not a GGUF file (it starts with {magic!r}, not b'GGUF')")
+            raise GGUFError(f"{path}: not a GGUF file (it does not start with the bytes 'GGUF')")
         reader = _Reader(stream, size, path)
         version = reader.u32("version")
         if version not in (2, 3):
