@@ -19,6 +19,8 @@ How each part of the `Backend` contract maps:
   reply depends only on its request, never on what was asked before (llama.cpp's prefix reuse changes sampled
   replies slightly), which keeps runs reproducible and resumes equal to uninterrupted runs.
 - A cancelled call (Ctrl-C) stops at the next token: replies are streamed internally and the stream is closed.
+- `think` cannot be switched: llama-cpp-python renders the GGUF's template without extra variables, so a thinking
+  model thinks as its template says; a reply that opens with `<think>…</think>` has it moved to `thinking`.
 
 Errors: the extra missing → `BackendUnreachable` (names the install command; the engine stops at once); a
 reference that names no usable file, or a file llama.cpp cannot load → `ModelNotFound`; a prompt longer than the
@@ -37,7 +39,7 @@ from typing import Any
 
 from base_model_selector.serving.backends.base import ChatResult, ModelInfo, ProgressFn, PullResult, tokens_per_second
 from base_model_selector.serving.backends.gguf import GGUFError, GGUFHeader, file_sha256, quantization_name, read_gguf
-from base_model_selector.serving.backends.gguf_source import INSTALL, GGUFRef, download, local_file, parse_ref
+from base_model_selector.serving.backends.gguf_source import INSTALL, download, local_file, parse_ref
 from base_model_selector.study.config import BackendConfig
 from base_model_selector.study.errors import BackendError, BackendUnreachable, ModelNotFound, TransientBackendError
 
@@ -189,18 +191,19 @@ class LlamaCppBackend:
         self.hosts = [LOCAL]
         self.slots = 1
         self._instances: dict[Path, _Instance] = {}
+        self._paths: dict[str, Path] = {}  # model reference → file, once resolved (chat resolves it every call)
         self._closing = threading.Event()
 
     # ------------------------------------------------------------------ files and facts
-    async def _file(self, model: str) -> tuple[GGUFRef, Path]:
-        ref = parse_ref(model)
-        path = await asyncio.to_thread(local_file, ref)
+    async def _file(self, model: str) -> Path:
+        path = await asyncio.to_thread(local_file, parse_ref(model))
         if path is None:
             raise ModelNotFound(
                 f"model {model!r} is not downloaded yet — run `base-model-selector pull {model}` (evaluate pulls "
                 "it too)"
             )
-        return ref, path
+        self._paths[model] = path
+        return path
 
     async def _header(self, model: str, path: Path) -> GGUFHeader:
         try:
@@ -219,7 +222,7 @@ class LlamaCppBackend:
         return [self.config.model]
 
     async def show(self, model: str) -> ModelInfo:
-        _, path = await self._file(model)
+        path = await self._file(model)
         header = await self._header(model, path)
         return model_info(model, header, await asyncio.to_thread(file_sha256, path))
 
@@ -256,7 +259,7 @@ class LlamaCppBackend:
         think: bool | None = None,
     ) -> ChatResult:
         llama_cpp = llama_module()
-        _, path = await self._file(model)
+        path = self._paths.get(model) or await self._file(model)
         instance = self._instances.get(path)
         if instance is None:
             header = await self._header(model, path)
