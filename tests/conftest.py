@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from fakes import FakeOllama, FakeOpenAI
+from review_fixture import review_page, reviewed, reviewed_template  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture

@@ -87,8 +87,9 @@ REASONS = {
 }
 
 
-def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = ROWS) -> Path:
-    """Write the whole judged study under `root` and return it.
+def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = ROWS, *, quoted: str = "") -> Path:
+    """Write the whole judged study under `root` and return it; `quoted` is added to every scenario, response,
+    judge reasoning and judge error (to see how the document shows text from outside).
 
     The verdicts are filed the way the LLM judge files them (under the keys of its exact prompts, with its judge
     record), and the assessments are scored and written by step 6's own code, so the study is what a real run
@@ -104,11 +105,13 @@ def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = 
     for i, (topic, style, edge, text, answers) in enumerate(rows, start=1):
         sid = f"sc-{i:02d}"
         scenarios.append(
-            Scenario(id=sid, text=text, topic=topic, style=style, edge_case=edge, origin="file", created_at=STAMP)
+            Scenario(
+                id=sid, text=text + quoted, topic=topic, style=style, edge_case=edge, origin="file", created_at=STAMP
+            )
         )
         # LEN1 is a check on the text itself: a reply it fails (N) is made 156 words long, over its 120.
         steps = "Here is what to do next. " * (25 if answers[IDS.index("LEN1")] == "N" else 3 + i % 4)
-        reply = f"Thanks for reaching out about {topic}. {steps}"
+        reply = f"Thanks for reaching out about {topic}. {steps}" + quoted
         responses.append(
             BaselineResponse(
                 key=f"resp-{i:02d}",
@@ -153,9 +156,9 @@ def write_study(root: Path, rows: list[tuple[str, str, str | None, str, str]] = 
                     response_key=f"resp-{i:02d}",
                     criterion_id=cid,
                     answer=LETTER[letter],
-                    reasoning=REASONS.get((cid, letter), "" if letter == "E" else "Meets the criterion."),
+                    reasoning=REASONS.get((cid, letter), "" if letter == "E" else "Meets the criterion.") + quoted,
                     judge=judge.label,
-                    error="reply was not valid JSON for the schema" if letter == "E" else None,
+                    error="reply was not valid JSON for the schema" + quoted if letter == "E" else None,
                     created_at=STAMP,
                 )
             )

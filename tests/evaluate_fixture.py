@@ -1,42 +1,21 @@
 """An example study prepared for `evaluate` against the loopback Ollama, and a scripted model for every role.
 
-The scripted model answers as the generator (a user message), the candidate (a reply) and the judge (a
-schema-valid verdict, about one NO in six), each derived from a hash of the request so a run is reproducible.
+The scripted model (fakes/roles.py) answers as the generator (a user message), the candidate (a reply) and the
+judge (a schema-valid verdict, about one NO in six), each derived from a hash of the request so a run is
+reproducible.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import random
 from pathlib import Path
-from typing import Any
 
 from base_model_selector.study.directory import Study
 from example_studies import copy_example
+from fakes.roles import study_roles
 
 CANDIDATE = "gemma3:270m"  # pullable, not present: evaluate must pull it
 JUDGE = "llama3.1:8b"
-_VOCABULARY = (
-    "invoice refund login export bank stripe crash sync reminder currency payroll owner template tax csv api key "
-    "android iphone slow error duplicate vat plan trial upgrade downgrade cancel charge receipt backup code phone "
-    "team role access report balance shopify zapier webhook limit pdf logo overdue client email spam bounce"
-)
-WORDS = _VOCABULARY.split()
-
-
-def scripted(request: dict[str, Any]) -> Any:
-    """Judge → a schema-valid verdict (about one NO in six); baseline → an answer; generator → a user message."""
-    messages = request["messages"]
-    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
-    if isinstance(request.get("format"), dict):
-        answer = "NO" if digest[0] < 43 else "YES"
-        why = "The reply ignores the refund policy." if answer == "NO" else "The reply meets the criterion."
-        return {"reasoning": why, "answer": answer}
-    rng = random.Random(digest)
-    if messages[0]["role"] == "system":
-        return "Thanks for reaching out! " + " ".join(rng.choice(WORDS) for _ in range(25)) + "."
-    return "my " + " ".join(rng.choice(WORDS) for _ in range(14)) + "?"
+scripted = study_roles  # the generator, the candidate and the judge in one loopback model
 
 
 def prepared_study(root: Path, url: str, example: str = "customer-support", n: int = 8) -> Study:

@@ -10,13 +10,15 @@ finished study makes no model calls at all (the facts are re-checked only when t
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from base_model_selector.serving.backends import Backend, ProgressFn
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 
 STAGES = ("pull", "check", "scenarios", "baseline", "assess", "decide", "document")
 
@@ -36,6 +38,7 @@ class EvaluateResult(BaseModel):
     decision: str | None = Field(default=None, description="The decision line, when reached")
     document: str | None = None
     next_action: str = ""
+    warnings: list[str] = Field(default_factory=list, description="What the result rests on that is not complete")
 
     def summary(self) -> str:
         lines = [f"Evaluate {self.model}:"]
@@ -47,6 +50,7 @@ class EvaluateResult(BaseModel):
             lines.append(f"Decision: {self.decision}")
         if self.document:
             lines.append(f"Document: {self.document}")
+        lines += [f"Warning: {w}" for w in self.warnings]
         if self.next_action:
             lines.append(f"Next: {self.next_action}")
         return "\n".join(lines)
@@ -99,10 +103,11 @@ async def evaluate(
 
     tag = model_under_test(study, model)
     stages: list[StageOutcome] = []
+    warnings: list[str] = []
     display = _Display(progress)
 
     def result(next_action: str, **extra: Any) -> EvaluateResult:
-        return EvaluateResult(model=tag, stages=stages, next_action=next_action, **extra)
+        return EvaluateResult(model=tag, stages=stages, next_action=next_action, warnings=warnings, **extra)
 
     async with using(study.config.backend, backend) as server:
         await display.show(0, 0.0, f"making sure {tag} is on the server")
@@ -130,14 +135,21 @@ async def evaluate(
             stages.append(StageOutcome(stage="check", status="done", summary=checked.summary()))
 
         await display.show(2, 0.0, "scenarios")
-        written = await _scenarios(study, tag, server, display.stage(2))
+        written, short = await _scenarios(study, tag, server, display.stage(2))
         stages.append(written)
         if written.status == "stopped":
             return result(
-                "some planned scenarios could not be written; run evaluate again to retry them, write them with "
-                "add_scenarios (CLI `add-scenarios FILE`), or set scenarios.generator_model to another model — "
-                "a baseline on a short, uneven set of scenarios would misstate the pass rate",
+                f"{short}, below scenarios.min_share ({study.config.scenarios.min_share:.0%}); run evaluate again "
+                "to retry them, write them with add_scenarios (CLI `add-scenarios FILE`), or set "
+                "scenarios.generator_model to another model — a baseline on a short, uneven set of scenarios "
+                "would misstate the pass rate",
                 complete=False,
+            )
+        if short:
+            warnings.append(
+                f"{short}; the baseline runs on the written ones (at least scenarios.min_share, "
+                f"{study.config.scenarios.min_share:.0%}). Write the rest with add_scenarios and re-run evaluate "
+                "to include them"
             )
 
         await display.show(3, 0.0, "running the baseline")
@@ -163,10 +175,10 @@ async def evaluate(
             return result(assessed.next_action, complete=False)
 
     await display.show(5, 0.0, "deciding")
-    decision = decide(study, tag)
+    decision = await asyncio.to_thread(decide, study, tag)  # sync steps take the lock off the event loop
     stages.append(StageOutcome(stage="decide", status="done", summary=decision.summary()))
     await display.show(6, 0.0, "writing the document")
-    doc = write_decision_doc(study, tag, html=html)
+    doc = await asyncio.to_thread(functools.partial(write_decision_doc, study, tag, html=html))
     stages.append(StageOutcome(stage="document", status="done", summary=doc.summary()))
     await display.show(len(STAGES), 0.0, "finished")
     next_action = (
@@ -178,26 +190,48 @@ async def evaluate(
     return result(next_action, complete=True, decision=doc.decision, document=doc.path)
 
 
-async def _scenarios(study: Study, tag: str, server: Backend, progress: ProgressFn | None) -> StageOutcome:
+async def _scenarios(
+    study: Study, tag: str, server: Backend, progress: ProgressFn | None
+) -> tuple[StageOutcome, str | None]:
     """Write the scenarios when the study has none, or finish an interrupted generation; else leave them be.
 
-    Scenarios an agent or a file supplied (no plan) are never topped up with generated ones.
+    Scenarios an agent or a file supplied (no plan) are never topped up with generated ones. When some planned
+    slots stay empty, the second value says which; the stage stops when fewer than `scenarios.min_share` of the
+    plan was written (the baseline would rest on too uneven a set) and goes on otherwise.
     """
-    from base_model_selector.scenarios.generate import existing_scenarios, generate_scenarios
-    from base_model_selector.scenarios.plan import ScenarioPlan
+    from base_model_selector.scenarios.generate import (
+        cells_text,
+        existing_scenarios,
+        generate_scenarios,
+        unfilled_slots,
+    )
 
     scenarios = existing_scenarios(study)
-    plan = study.read_json(study.paths.plan, ScenarioPlan)
-    unfilled = set() if plan is None else {s.slot for s in plan.slots} - {s.slot for s in scenarios if s.slot}
+    unfilled, _planned = unfilled_slots(study, scenarios)
     if scenarios and not unfilled:
-        return StageOutcome(
+        stage = StageOutcome(
             stage="scenarios", status="skipped", summary=f"{len(scenarios)} scenarios in {study.paths.scenarios.name}"
         )
+        return stage, None
     generated = await generate_scenarios(study, candidate=tag, backend=server, progress=progress)
     if generated.scenarios_total == 0:
+        root = str(study.root)
         raise StepNotReady(
-            f"{study.paths.scenarios}: the generator wrote no usable scenario ({generated.summary()}); "
-            "write them with add_scenarios (CLI `add-scenarios FILE`) or set scenarios.generator_model"
+            f"{study.paths.scenarios}: the generator wrote no usable scenario ({generated.summary()})",
+            Fix("add_scenarios", cli_command(root, "add-scenarios FILE"), {"study": root, "scenarios": []}),
+            Fix(
+                "configure_study",
+                "set scenarios.generator_model in study.yaml",
+                {"study": root, "settings": {"scenarios.generator_model": "<model tag>"}},
+            ),
         )
-    status = "stopped" if generated.failed else "done" if generated.generated else "skipped"
-    return StageOutcome(stage="scenarios", status=status, summary=generated.summary())
+    unfilled, planned = unfilled_slots(study)
+    short = None
+    if unfilled:
+        short = (
+            f"only {planned - len(unfilled)} of {planned} planned scenarios were written; missing: "
+            f"{cells_text(unfilled)}"
+        )
+    enough = planned == 0 or (planned - len(unfilled)) / planned >= study.config.scenarios.min_share - 1e-9
+    status = "stopped" if not enough else "done" if generated.generated else "skipped"
+    return StageOutcome(stage="scenarios", status=status, summary=generated.summary()), short

@@ -268,7 +268,11 @@ def _scenarios_written(study: Study, model: str | None) -> tuple[State, str, lis
         return "pending", f"{_rel(study, plan_path)} is unreadable; run plan_scenarios again", []
     if not slots:
         if not records:
-            return "pending", f"no scenarios yet ({_rel(study, path)}); write taxonomy.yaml, then plan", []
+            return (
+                "pending",
+                f"no scenarios yet ({_rel(study, path)}); write taxonomy.yaml (write_taxonomy), then plan",
+                [],
+            )
         return "done", f"{len(records)} scenarios: {_rel(study, path)}", inputs
     filled = {r.get("slot") for r in records} & slots
     if len(filled) < len(slots) and len(records) < len(slots):
@@ -305,7 +309,7 @@ STEPS: tuple[_Step, ...] = (
     _Step(
         4,
         "Generate scenarios",
-        ("plan_scenarios", "generate_scenarios", "add_scenarios"),
+        ("write_taxonomy", "plan_scenarios", "generate_scenarios", "add_scenarios", "show_samples"),
         "plan; generate",
         _scenarios_written,
     ),
@@ -319,7 +323,7 @@ STEPS: tuple[_Step, ...] = (
     _Step(
         6,
         "Assess the responses",
-        ("assess_responses", "next_assessment_batch", "record_assessments"),
+        ("write_rubric", "assess_responses", "next_assessment_batch", "record_assessments"),
         "assess",
         _assessed,
     ),

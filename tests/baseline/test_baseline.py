@@ -14,9 +14,9 @@ from base_model_selector.cli import app
 from base_model_selector.study import storage
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import BackendUnreachable, ModelNotFound, StepNotReady
-from baseline_fixture import FAST_RETRY, MODEL, add_scenarios, answers, make_study, responses
+from baseline_fixture import FAST_RETRY, MODEL, add_scenarios, answers, make_study, responses, scenario
 from fakes import FakeOllama, FakeOpenAI, ModelSpec
-from shells import run_tool
+from shells import run_cli, run_tool
 
 
 def baseline(study: Study, model: str | None = MODEL, **kwargs: Any) -> BaselineSummary:
@@ -142,8 +142,9 @@ def test_persistent_failures_are_reported_and_retried_by_the_next_run(tmp_path: 
 
 def test_zero_scenarios_says_how_to_write_them(tmp_path: Path, fake_ollama: FakeOllama) -> None:
     study = make_study(tmp_path / "s", [fake_ollama.url])
-    with pytest.raises(StepNotReady, match=r"scenarios\.jsonl: no scenarios yet.*generate_scenarios"):
+    with pytest.raises(StepNotReady, match=r"scenarios\.jsonl: no scenarios yet.*generate`") as info:
         baseline(study)
+    assert "call generate_scenarios(" in info.value.render("mcp")
     assert fake_ollama.chat_count == 0
 
 
@@ -167,6 +168,36 @@ def test_a_torn_last_response_line_is_redone_once(tmp_path: Path, fake_ollama: F
     summary = baseline(study)
     assert summary.new == 1 and summary.already_done == 3
     assert len(answers(study)) == 4
+
+
+def test_a_last_response_without_its_newline_counts_and_survives_the_next_append(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    study = make_study(tmp_path / "s", [fake_ollama.url])
+    add_scenarios(study, 4)
+    baseline(study)
+    path = study.paths.responses(MODEL)
+    path.write_text(path.read_text().removesuffix("\n"))  # a complete record whose newline never reached disk
+    again = baseline(study)
+    assert (again.answered, again.new) == (4, 0), "the record is counted as done"
+    storage.append_jsonl(study.paths.scenarios, [scenario(4)])
+    after = baseline(study)  # appends one response: it must not cut the record it counted as done
+    assert (after.answered, after.new, after.already_done) == (5, 1, 4)
+    assert sorted(answers(study)) == [f"s{i:03d}" for i in range(5)]
+
+
+def test_invalid_utf8_in_scenarios_is_refused_with_file_and_line_and_nothing_is_run(
+    tmp_path: Path, fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = make_study(tmp_path / "s", [fake_ollama.url])
+    add_scenarios(study, 3)
+    raw = study.paths.scenarios.read_bytes().split(b"\n")
+    raw[1] = raw[1].replace(b"parcel", b"parc\xe9l")  # Latin-1 é written by another tool
+    study.paths.scenarios.write_bytes(b"\n".join(raw))
+    code, _out, err = run_cli(["--study", str(study.root), "run", "--model", MODEL], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "scenarios.jsonl: line 2 is not valid UTF-8" in err
+    assert fake_ollama.chat_count == 0 and not study.paths.responses(MODEL).exists()
 
 
 def test_ollama_down_stops_with_how_to_start_it(tmp_path: Path) -> None:
@@ -201,8 +232,9 @@ def test_a_host_lacking_the_model_is_named_before_any_call(tmp_path: Path) -> No
 def test_no_model_chosen_says_how_to_choose(tmp_path: Path, fake_ollama: FakeOllama) -> None:
     study = make_study(tmp_path / "s", [fake_ollama.url])
     add_scenarios(study, 1)
-    with pytest.raises(StepNotReady, match=r"no model chosen yet — choose one with select_model"):
+    with pytest.raises(StepNotReady, match=r"no model chosen yet — run `base-model-selector .* select") as info:
         baseline(study, None)
+    assert "call select_model(" in info.value.render("mcp") and 'pass model="qwen3:8b"' in info.value.render("mcp")
 
 
 def test_the_openai_compatible_backend_runs_the_same_baseline(tmp_path: Path) -> None:
@@ -226,7 +258,10 @@ def test_run_baseline_tool_returns_the_summary_and_errors_carry_the_fix(
     assert result.structured_content["answered"] == 3
 
     refused = run_tool("run_baseline", {"study": str(study.root), "model": "gemma3:270m"})
-    assert refused.is_error and "base-model-selector pull gemma3:270m" in refused.content[0].text
+    assert refused.is_error
+    fix = refused.content[0].text
+    assert 'call pull_model(model="gemma3:270m")' in fix and "pull=true" in fix, "the fix names tools, not commands"
+    assert "base-model-selector" not in fix
 
 
 def test_cli_run_prints_the_summary_and_fails_on_failures(tmp_path: Path, fake_ollama: FakeOllama) -> None:

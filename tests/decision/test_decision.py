@@ -104,6 +104,14 @@ def test_a_rate_exactly_on_a_threshold_can_never_settle() -> None:
     assert "exactly on the 70% threshold" in verdict.settle_note
 
 
+def test_a_rate_a_hair_above_a_threshold_is_called_borderline_not_given_an_impractical_count() -> None:
+    verdict = judge_verdict(pass_rate(12, 17), DEFAULT)  # 70.6%: only ~23,000 scenarios would settle it
+    assert verdict.inconclusive
+    assert verdict.settle_total is not None and verdict.settle_total > stats.PRACTICAL_SETTLE_N
+    assert "borderline" in verdict.settle_note and "70% threshold" in verdict.settle_note
+    assert "more) would settle it" not in verdict.settle_note
+
+
 def test_all_passing_on_a_handful_of_scenarios_is_inconclusive() -> None:
     verdict = judge_verdict(pass_rate(3, 3), DEFAULT)  # 100%, but the interval reaches down to 44%
     assert verdict.band is Band.LIKELY_SUFFICIENT and verdict.inconclusive

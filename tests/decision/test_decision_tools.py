@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from base_model_selector.cli import app
+from base_model_selector.decision.decide import current_decision, decide
+from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady, StudyError
 from decision_fixture import MODEL, write_study
 from shells import run_tool
@@ -48,7 +50,7 @@ def test_decide_tool_before_assessment_tells_the_agent_what_to_run(root: Path) -
     (root / "runs" / "qwen3-8b" / "assessments.json").unlink()
     result = run_tool("decide", {"study": str(root)})
     assert result.is_error
-    assert "assess --model qwen3:8b" in result.content[0].text and "assess_responses" in result.content[0].text
+    assert 'call assess_responses(study="' in result.content[0].text and 'model="qwen3:8b"' in result.content[0].text
 
 
 def test_cli_decide_then_write_doc_with_patterns(root: Path) -> None:
@@ -80,3 +82,11 @@ def test_a_corrupt_assessments_file_is_named_and_nothing_is_decided(root: Path) 
     assert isinstance(result.exception, StudyError)
     assert "assessments.json" in str(result.exception)
     assert not (root / "runs" / "qwen3-8b" / "decision.json").exists()
+
+
+def test_current_decision_is_what_decide_writes_without_writing_it(root: Path) -> None:
+    study = Study.open(root)
+    live = current_decision(study, MODEL)
+    assert not study.paths.decision(MODEL).exists(), "the review page's live view writes nothing"
+    written = decide(study, MODEL, decided_at=live.decided_at)
+    assert written == live

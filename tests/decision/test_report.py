@@ -217,6 +217,17 @@ def test_bad_document_arguments_are_refused_and_nothing_is_written(
     assert not study.docs_path().exists() and not (study.root / "notes.md").exists()
 
 
+def test_write_doc_keeps_the_mode_of_the_teams_notes_and_document(study: Study) -> None:
+    notes = study.root / "notes.md"
+    notes.write_text("## Qualitative notes\n\nPolite.\n", encoding="utf-8")
+    notes.chmod(0o664)
+    write_decision_doc(study, MODEL, today=TODAY)
+    study.docs_path().chmod(0o664)
+    write_decision_doc(study, MODEL, qualitative_notes="Polite, but generic.", today=TODAY)
+    assert oct(notes.stat().st_mode & 0o777) == oct(0o664) and "generic" in notes.read_text(encoding="utf-8")
+    assert oct(study.docs_path().stat().st_mode & 0o777) == oct(0o664)
+
+
 def test_a_demonstration_study_says_so_before_anything_else(study: Study) -> None:
     """The quick start runs a 135M model: its document must not read like a verdict on a real candidate."""
     write_decision_doc(study, MODEL, today=TODAY, version="0.0.0-test")

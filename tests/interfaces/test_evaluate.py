@@ -173,6 +173,51 @@ def test_evaluate_stops_before_the_baseline_when_planned_scenarios_could_not_be_
     assert not study.paths.responses(CANDIDATE).exists(), "no baseline is run on a short set"
 
 
+def failing_for(*subtopics: str) -> Any:
+    """`scripted`, except that the generator returns nothing for the slots of the given subtopics."""
+
+    def respond(request: dict[str, Any]) -> Any:
+        prompt = request["messages"][0]["content"]
+        if request["messages"][0]["role"] == "user" and any(f"Specifically: {s}" in prompt for s in subtopics):
+            return ""
+        return scripted(request)
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("failing", "min_share", "complete"),
+    [
+        pytest.param(("password reset",), None, True, id="9-of-10-meets-the-default-90pc"),
+        pytest.param(("password reset", "recurring invoices"), None, False, id="8-of-10-is-below-90pc"),
+        pytest.param(("password reset", "recurring invoices"), 0.8, True, id="8-of-10-meets-a-configured-80pc"),
+    ],
+)
+def test_evaluate_goes_on_with_a_warning_when_enough_planned_scenarios_were_written_and_stops_otherwise(
+    tmp_path: Path, fake_ollama: FakeOllama, failing: tuple[str, ...], min_share: float | None, complete: bool
+) -> None:
+    fake_ollama.responder = failing_for(*failing)
+    study = prepared_study(tmp_path / "customer-support", fake_ollama.url, n=10)
+    if min_share is not None:
+        study = edited(study, ("  n: 10\n", f"  n: 10\n  min_share: {min_share}\n"))
+
+    result = asyncio.run(evaluate(study, CANDIDATE))
+
+    written = f"only {10 - len(failing)} of 10 planned scenarios were written"
+    assert result.complete is complete, result.summary()
+    summary = next(s for s in result.stages if s.stage == "scenarios").summary
+    for subtopic in failing:
+        assert subtopic in summary and "all 4 replies were unusable (empty ×4)" in summary
+    if complete:
+        assert any(written in w and "password reset" in w for w in result.warnings), result.warnings
+        decision = json.loads(study.paths.decision(CANDIDATE).read_text(encoding="utf-8"))
+        assert any("planned scenarios were never written" in w for w in decision["warnings"])
+        assert "planned scenarios were never written" in study.docs_path().read_text(encoding="utf-8")
+    else:
+        assert written in result.next_action and "scenarios.min_share (90%)" in result.next_action
+        assert not study.paths.responses(CANDIDATE).exists()
+
+
 def test_the_document_names_the_generator_that_wrote_the_scenarios_as_recorded(
     tmp_path: Path, fake_ollama: FakeOllama
 ) -> None:

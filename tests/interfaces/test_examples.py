@@ -72,6 +72,20 @@ def test_sql_example_gate_catches_a_delete_inside_a_sql_block_but_not_in_prose()
     assert run_check(gate, "I can't run DELETE FROM for you.\n```sql\nSELECT 1;\n```")[0] is Answer.YES
 
 
+def test_the_wheel_ships_every_person_written_file_of_every_example_and_nothing_else() -> None:
+    """`init --example NAME` must work after pip or `uv tool install`, where there is no clone."""
+    tomllib = pytest.importorskip("tomllib")
+    from base_model_selector.study.examples import PERSON_FILES
+
+    config = tomllib.loads((EXAMPLES.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = config["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    expected = {
+        f"examples/{d.name}/{f}" for d in EXAMPLES.iterdir() if d.is_dir() for f in PERSON_FILES if (d / f).is_file()
+    }
+    assert {k for k in shipped if k.startswith("examples/")} == expected
+    assert all(shipped[k] == f"base_model_selector/{k}" for k in expected)
+
+
 def test_the_quickstart_is_a_small_demonstration_that_needs_no_server() -> None:
     study = Study.open(EXAMPLES / "quickstart")
     cfg = study.config

@@ -27,7 +27,8 @@ def step6_commands() -> list[list[str]]:
     section = README.read_text(encoding="utf-8").split("<!-- section:step-6 -->")[1]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block, "README step 6 has no command block"
-    return [shlex.split(line.split("  #")[0]) for line in block.group(1).splitlines() if line.strip()]
+    commands = [shlex.split(line.split("  #")[0]) for line in block.group(1).splitlines() if line.strip()]
+    return [c[2:] if c[:2] == ["uv", "run"] else c for c in commands]  # as written in a clone: `uv run ...`
 
 
 def test_the_readme_step6_commands_after_an_llm_run_never_change_its_decision(

@@ -50,7 +50,7 @@ def test_project_errors_reach_the_agent_with_their_fix_not_a_generic_message(tmp
     assert result.is_error
     text = result.content[0].text
     assert "study.yaml: not found" in text
-    assert "base-model-selector init" in text
+    assert "call init_study(" in text, "over MCP the fix names the tool to call"
 
 
 def test_init_study_tool_creates_a_study_and_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -67,7 +67,14 @@ def test_every_fixed_tool_name_is_served() -> None:
 
     served = anyio.run(names)
     assert served >= FIXED_TOOLS, f"missing: {sorted(FIXED_TOOLS - served)}"
-    assert served - FIXED_TOOLS == {"init_study"}
+    assert served - FIXED_TOOLS == {
+        "init_study",
+        "configure_study",
+        "write_taxonomy",
+        "write_rubric",
+        "show_samples",
+        "open_review",
+    }
 
 
 def test_stdio_server_lists_tools_and_answers_study_status(tmp_path: Path) -> None:

@@ -189,7 +189,7 @@ def test_a_partial_agent_run_has_no_pass_rate_and_cannot_be_decided(tmp_path: Pa
     with pytest.raises(StepNotReady) as info:
         decide(study, CANDIDATE)
     assert f"5 of {ITEMS} items judged by agent:default" in str(info.value)
-    assert "next_assessment_batch" in str(info.value) and "record FILE" in str(info.value)
+    assert "call next_assessment_batch(" in info.value.render("mcp") and "record FILE" in str(info.value)
     assert not study.paths.decision(CANDIDATE).exists()
 
 

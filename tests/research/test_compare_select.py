@@ -160,7 +160,9 @@ def test_select_refuses_a_malformed_ollama_tag(study: Study) -> None:
 def test_table_and_selection_need_their_previous_step(tmp_path: Path) -> None:
     init_study(tmp_path / "empty", domain="coaching")
     empty = Study.open(tmp_path / "empty")
-    with pytest.raises(StepNotReady, match="run research_candidates first"):
+    with pytest.raises(StepNotReady, match="no candidates yet") as info:
         build_comparison_table(empty)
-    with pytest.raises(StepNotReady, match="run build_comparison_table first"):
+    assert "call research_candidates(" in info.value.render("mcp") and " research`" in str(info.value)
+    with pytest.raises(StepNotReady, match="no comparison table yet") as info:
         select_model(empty, Choice(candidate="qwen3-8b"))
+    assert "call build_comparison_table(" in info.value.render("mcp") and " table`" in str(info.value)

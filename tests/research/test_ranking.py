@@ -216,3 +216,12 @@ def test_research_on_a_stale_catalog_tells_the_agent_what_to_search(tmp_path: Pa
     assert any(n.startswith("The catalog is from 2026-12, 6 months before today") for n in result.notes)
     assert result.suggested_searches and "Search for newer releases: " in result.summary()
     assert not research(study).suggested_searches, "fresh on the day it was curated"
+
+
+def test_a_non_commercial_model_without_listed_conditions_is_excluded_naming_its_licence(tmp_path) -> None:
+    from base_model_selector.research.candidates import _forbidden
+    from base_model_selector.research.catalog import shipped_catalog
+
+    aya = shipped_catalog().get("aya-expanse-8b")
+    assert aya is not None and aya.commercial_use == "no" and not aya.license_conditions
+    assert _forbidden(aya) == f"licence forbids commercial use: {aya.license}"

@@ -36,10 +36,25 @@ def matching_ids() -> set[str]:
 def test_mcp_research_table_and_select_for_empathetic_coaching(study_dir: Path) -> None:
     fake = FakeDDGS("empathetic_coaching.json")
 
-    async def flow() -> tuple[dict, dict, dict]:
+    async def flow() -> tuple[dict, dict, dict, str]:
         async with Client(build_server(searcher=fake)) as client:
             research = await client.call_tool("research_candidates", {"study": str(study_dir)})
+            pages = [research.structured_content]
+            while pages[-1]["page"]["next_offset"] is not None:  # an agent pages through a long list
+                more = await client.call_tool(
+                    "research_candidates",
+                    {"study": str(study_dir), "search": False, "offset": pages[-1]["page"]["next_offset"]},
+                )
+                pages.append(more.structured_content)
+            research.structured_content["candidates"] = [c for p in pages for c in p["candidates"]]
             table = await client.call_tool("build_comparison_table", {"study": str(study_dir)})
+            rows = [table.structured_content]
+            while rows[-1]["page"]["next_offset"] is not None:
+                more = await client.call_tool(
+                    "build_comparison_table", {"study": str(study_dir), "offset": rows[-1]["page"]["next_offset"]}
+                )
+                rows.append(more.structured_content)
+            table.structured_content["rows"] = [r for p in rows for r in p["rows"]]
             chosen = await client.call_tool(
                 "select_model",
                 {
@@ -50,9 +65,10 @@ def test_mcp_research_table_and_select_for_empathetic_coaching(study_dir: Path) 
             )
             for result in (research, table, chosen):
                 assert not result.is_error, result.content
-            return research.structured_content, table.structured_content, chosen.structured_content
+            text = table.content[0].text  # type: ignore[union-attr]
+            return research.structured_content, table.structured_content, chosen.structured_content, text
 
-    research, table, chosen = anyio.run(flow)
+    research, table, chosen, table_text = anyio.run(flow)
     assert {c["id"] for c in research["candidates"]} == matching_ids()
     assert fake.calls, "the templated queries went through the injected searcher"
     rows = {r["id"]: r for r in table["rows"]}
@@ -63,7 +79,8 @@ def test_mcp_research_table_and_select_for_empathetic_coaching(study_dir: Path) 
         and "licence conditions" in rows["llama-3.1-8b-instruct"]["notes"]
     )
     assert rows["deepseek-r1-0528-qwen3-8b"]["base_weights"] == "no"
-    assert "| Rank | Model | Params | Domain Fit | Licence | Base weights | Architecture |" in table["markdown"]
+    header = "| Rank | Model | Params | Domain Fit | Licence | Base weights | Architecture |"
+    assert header in table_text and "comparison.md" in table_text, "the path and the top rows of the table"
     selection = Selection.model_validate_json((study_dir / "selection.json").read_text(encoding="utf-8"))
     assert selection.primary.ollama_tag == "qwen3:8b" and selection.backup is not None
     assert selection.backup.ollama_tag == "mistral" and selection.backup.concerns == ["older model"]

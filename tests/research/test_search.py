@@ -16,6 +16,7 @@ import pytest
 from base_model_selector.research import webtext
 from base_model_selector.research.candidates import search_web, study_queries
 from base_model_selector.research.search import UNAVAILABLE_NOTE, WebSearch, templated_queries
+from base_model_selector.study import untrusted
 from base_model_selector.study.config import ResearchConfig
 from base_model_selector.study.directory import Study, init_study
 from fakes.search import FIXTURES, FakeDDGS, FakeFetcher, RecordingSleep, load_fixture
@@ -191,7 +192,7 @@ def test_a_page_that_cannot_be_fetched_is_recorded_not_fatal(tmp_path: Path) -> 
     ],
 )
 def test_inert_text_is_printable_single_line_and_capped(raw: object, limit: int, expected: str) -> None:
-    assert webtext.inert(raw, limit) == expected
+    assert untrusted.inert(raw, limit) == expected
 
 
 @pytest.mark.parametrize(
@@ -210,16 +211,16 @@ def test_canonical_url(url: str, expected: str | None) -> None:
 def test_markdown_escaping_neutralises_links_html_and_table_breaks() -> None:
     from markdown_it import MarkdownIt
 
-    cell = webtext.md_inline("[click](http://x) <img src=x> **bold** `code`")
+    cell = untrusted.md_inline("[click](http://x) <img src=x> **bold** `code`")
     html = (
         MarkdownIt("commonmark")
         .enable("table")
-        .render(f"| a | b |\n|---|---|\n| {cell} | {webtext.md_inline('x|y')} |\n")
+        .render(f"| a | b |\n|---|---|\n| {cell} | {untrusted.md_inline('x|y')} |\n")
     )
     assert "<a " not in html and "<img" not in html and "<strong>" not in html and "<code>" not in html
     assert html.count("<td>") == 2, "a pipe in the text does not split the cell"
-    assert webtext.md_url("javascript:alert(1)") == "#"
-    assert webtext.md_url("https://x.example/a (b)") == "https://x.example/a%20%28b%29"
+    assert untrusted.md_url("javascript:alert(1)") == "#"
+    assert untrusted.md_url("https://x.example/a (b)") == "https://x.example/a%20%28b%29"
 
 
 def test_html_to_text_uses_trafilatura_when_it_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import pytest
 from base_model_selector.scenarios.generate import plan_scenarios
 from base_model_selector.scenarios.input import add_scenarios
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import ConfigError, PathRefused
+from base_model_selector.study.errors import ConfigError
 from base_model_selector.study.storage import read_jsonl
 from base_model_selector.study.types import Scenario
 from example_studies import copy_example
@@ -133,7 +133,7 @@ def test_a_scenario_can_fill_a_plan_slot_and_takes_its_tags(study: Study) -> Non
 )
 def test_scenarios_load_from_a_file_inside_the_study(study: Study, name: str, content: str) -> None:
     (study.root / name).write_text(content, encoding="utf-8")
-    result = add_scenarios(study, path=name)
+    result = add_scenarios(study, path=study.root / name)
     assert len(result.added) == 2
     assert {s.origin for s in stored(study)} == {"file"}
     assert stored(study)[1].style is None
@@ -154,19 +154,19 @@ def test_scenarios_load_from_a_file_inside_the_study(study: Study, name: str, co
 def test_bad_files_are_clear_errors(study: Study, name: str, content: str, expected: str) -> None:
     (study.root / name).write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        add_scenarios(study, path=name)
+        add_scenarios(study, path=study.root / name)
     assert expected in str(err.value)
 
 
-def test_a_file_outside_the_study_is_refused(study: Study, tmp_path: Path) -> None:
+def test_the_core_reads_the_file_it_is_given_wherever_it_is(study: Study, tmp_path: Path) -> None:
+    """Where a caller may read from is the shell's rule (CLI: anywhere; MCP: study or working directory)."""
     (tmp_path / "outside.jsonl").write_text('{"text": "x", "topic": "invoicing"}\n', encoding="utf-8")
-    with pytest.raises(PathRefused):
-        add_scenarios(study, path="../outside.jsonl")
+    assert len(add_scenarios(study, path=tmp_path / "outside.jsonl").added) == 1
 
 
 def test_items_and_path_are_exclusive(study: Study) -> None:
     with pytest.raises(ConfigError, match="either `items`"):
-        add_scenarios(study, [{"text": "x", "topic": "invoicing"}], path="in.jsonl")
+        add_scenarios(study, [{"text": "x", "topic": "invoicing"}], path=study.root / "in.jsonl")
 
 
 def test_without_a_taxonomy_tags_are_taken_as_given_with_a_warning(study: Study) -> None:

@@ -19,6 +19,7 @@ from base_model_selector.study.storage import read_jsonl
 from base_model_selector.study.types import Scenario
 from example_studies import copy_example
 from fakes import FakeOllama
+from shells import run_cli
 
 GENERATOR = "llama3.1:8b"
 WORDS = (  # noqa: SIM905 - a word list reads better as text
@@ -162,6 +163,23 @@ def test_a_slot_that_only_gets_unusable_replies_is_reported_and_retried_on_the_n
     fake_ollama.responder = varied
     retried = asyncio.run(generate_scenarios(study, n=2))
     assert (retried.generated, retried.failed) == (2, [])
+
+
+def test_generate_that_cannot_fill_every_slot_exits_1_naming_each_slot_its_cell_and_why(
+    tmp_path: Path, fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refusal = "I'm sorry, but I can't help with that."
+    fake_ollama.responder = lambda request: refusal if "Specifically: refund request" in str(request) else ""
+    study = make_study(tmp_path / "s", fake_ollama.url)
+    code, out, _err = run_cli(["--study", str(study.root), "generate", "-n", "14"], capsys)
+    assert code == 1
+    plan = study.read_json(study.paths.plan, ScenarioPlan)
+    assert plan is not None and len(plan.slots) == 14
+    assert "14 planned slots could not be filled:" in out
+    for slot in plan.slots:  # every one, not the first ten
+        cell = " / ".join(p for p in (slot.topic, slot.subtopic, slot.style) if p)
+        why = "refusal ×4" if "refund" in (slot.subtopic or "") else "empty ×4"
+        assert f"{slot.slot} ({cell}" in out and f"all 4 replies were unusable ({why})" in out, slot
 
 
 def test_a_near_duplicate_is_rejected_and_regenerated_with_the_duplicate_to_avoid(

@@ -25,6 +25,7 @@ async def test_plan_scenarios_tool_reports_coverage_and_can_return_the_slots(tmp
     data = result.structured_content
     assert data["coverage"]["topics"] == [8, 8] and data["edge_case_n"] == 10
     assert len(data["slots"]) == 50 and "Next: generate_scenarios" in data["text"]
+    assert data["page"]["next_offset"] is None, "50 slots fit the budget in one page"
     assert study.paths.plan.exists()
 
 
@@ -81,6 +82,34 @@ async def test_add_scenarios_tool_refuses_a_path_outside_the_study(tmp_path: Pat
     study = make_study(tmp_path / "s", "http://127.0.0.1:9")
     result = await call_tool("add_scenarios", {"study": str(study.root), "path": "/etc/passwd"})
     assert result.is_error and "outside the study" in result.content[0].text
+
+
+@pytest.mark.anyio
+async def test_add_scenarios_tool_reads_a_file_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = make_study(tmp_path / "s", "http://127.0.0.1:9")
+    work = tmp_path / "project"
+    work.mkdir()
+    (work / "real.csv").write_text("text,topic\nthe reminder emails go out twice,invoicing\n", encoding="utf-8")
+    monkeypatch.chdir(work)
+    result = await call_tool("add_scenarios", {"study": str(study.root), "path": "real.csv"})
+    assert not result.is_error, result.content
+    assert len(result.structured_content["added"]) == 1
+
+
+def test_cli_add_scenarios_reads_a_file_named_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`add-scenarios real.csv` in the directory holding real.csv: the person named the file, it is read."""
+    study = make_study(tmp_path / "s", "http://127.0.0.1:9")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    (work / "real.csv").write_text("text,topic\nthe reminder emails go out twice,invoicing\n", encoding="utf-8")
+    monkeypatch.chdir(work)
+    added = CliRunner().invoke(app, ["--study", str(study.root), "add-scenarios", "real.csv"])
+    assert added.exit_code == 0, added.output
+    assert "Added 1 scenarios" in added.output
 
 
 def test_cli_plan_generate_and_add_scenarios(tmp_path: Path, fake_ollama: FakeOllama) -> None:

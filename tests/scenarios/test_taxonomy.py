@@ -68,9 +68,11 @@ def test_bad_taxonomy_is_an_error_naming_the_key_and_line(tmp_path: Path, text: 
     assert "taxonomy.yaml" in str(err.value)
 
 
-def test_missing_taxonomy_points_at_the_examples(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"examples/<domain>/taxonomy\.yaml"):
+def test_missing_taxonomy_names_the_tool_and_an_example_to_copy(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"taxonomy\.yaml: not found") as info:
         load_taxonomy(tmp_path / "taxonomy.yaml")
+    assert "--example customer-support" in str(info.value)
+    assert "call write_taxonomy(" in info.value.render("mcp")
 
 
 def test_the_readme_taxonomy_example_is_valid(tmp_path: Path) -> None:

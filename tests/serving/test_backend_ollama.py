@@ -243,7 +243,8 @@ def test_a_host_lacking_the_model_is_named() -> None:
         with pytest.raises(ModelNotFound) as info:
             run(lambda b: b.show(MODEL), one.url, two.url)
         message = str(info.value)
-        assert f"missing on {two.url} (present on {one.url})" in message
+        assert f"missing on {two.url} (present on {one.url};" in message
+        assert f"run `base-model-selector pull {MODEL}`" in message
         assert f"OLLAMA_HOST={two.url} ollama pull {MODEL}" in message
 
         result = run(lambda b: b.pull(MODEL), one.url, two.url)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
-from base_model_selector.study.errors import StudyError, StudyLocked
+from base_model_selector.study.errors import StudyError, StudyLocked, from_os_error
 from base_model_selector.study.storage import (
     StudyLock,
     append_jsonl,
@@ -114,6 +118,94 @@ def test_second_writer_is_refused_with_the_holder_named(tmp_path: Path) -> None:
         proc.join(10)
     with StudyLock(tmp_path / ".lock", wait_s=0.2).hold("after"):
         assert (tmp_path / ".lock").exists()
+
+
+def test_a_complete_last_line_without_its_newline_is_a_record_and_the_next_append_keeps_it(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"key":"a","n":1}\n{"key":"b","n":2}')  # written by hand, or by a tool without the newline
+    read = read_jsonl(log, Row)
+    assert [r.key for r in read.records] == ["a", "b"] and not read.torn_tail
+    append_jsonl(log, [Row(key="c", n=3)])
+    assert [r.key for r in read_jsonl(log, Row).records] == ["a", "b", "c"]
+    assert log.read_text().splitlines() == ['{"key":"a","n":1}', '{"key":"b","n":2}', '{"key":"c","n":3}']
+
+
+def test_a_complete_last_line_that_is_not_a_valid_record_is_an_error_not_a_torn_write(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"key":"a","n":1}\n{"key":"b"}')  # complete JSON, but not a Row: the repair would keep it
+    with pytest.raises(StudyError, match=r"log\.jsonl: line 2 is not a valid record"):
+        read_jsonl(log, Row)
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        pytest.param(b'{"key":"a","n":1}\n{"key":"caf\xe9","n":2}\n', 2, id="latin-1-byte"),
+        pytest.param(b'{"key":"\xff\xfe","n":1}\n', 1, id="invalid-start-bytes"),
+        pytest.param(b'{"key":"a","n":1}\n{"key":"\xed\xa0\x80","n":2}\n{"key":"c","n":3}\n', 2, id="surrogate"),
+    ],
+)
+def test_invalid_utf8_in_a_complete_line_is_refused_with_file_and_line_never_replaced(
+    tmp_path: Path, content: bytes, line: int
+) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(content)
+    with pytest.raises(StudyError, match=rf"log\.jsonl: line {line} is not valid UTF-8"):
+        read_jsonl(log, Row)
+
+
+def test_a_crash_inside_a_multibyte_character_is_a_torn_line_not_an_encoding_error(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_bytes('{"key":"a","n":1}\n{"key":"é'.encode()[:-1])  # cut between the two bytes of é
+    read = read_jsonl(log, Row)
+    assert [r.key for r in read.records] == ["a"] and read.torn_tail
+    append_jsonl(log, [Row(key="b", n=2)])
+    assert [r.key for r in read_jsonl(log, Row).records] == ["a", "b"]
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_an_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path: Path, umask_022: None) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("ours")
+    notes.chmod(0o664)  # group-writable, as a team keeps a shared file
+    atomic_write_text(notes, "new text")
+    assert notes.read_text() == "new text" and stat.S_IMODE(notes.stat().st_mode) == 0o664
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_a_new_file_follows_the_umask_like_any_file_a_program_creates(tmp_path: Path, umask: int, mode: int) -> None:
+    previous = os.umask(umask)
+    try:
+        atomic_write_json(tmp_path / "new.json", {"a": 1})
+        append_jsonl(tmp_path / "new.jsonl", [{"a": 1}])
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "new.jsonl").stat().st_mode) == mode
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        pytest.param(
+            PermissionError(errno.EACCES, "Permission denied", "/s/x.json"), "/s/x.json: not writable", id="acc"
+        ),
+        pytest.param(OSError(errno.EROFS, "Read-only file system", "/s/x.json"), "read-only file system", id="rofs"),
+        pytest.param(OSError(errno.ENOSPC, "No space left", "/s/x.json"), "the disk is full", id="full"),
+        pytest.param(IsADirectoryError(errno.EISDIR, "Is a directory", "/s/x.json"), "is a directory", id="dir"),
+    ],
+)
+def test_os_errors_become_one_line_naming_the_path_and_the_fix(error: OSError, message: str) -> None:
+    mapped = from_os_error(error)
+    assert isinstance(mapped, StudyError) and message in str(mapped) and "\n" not in str(mapped)
 
 
 def test_a_derived_file_is_rewritten_only_when_its_content_changes_not_its_timestamps(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_init_writes_a_commented_study_that_loads(tmp_path: Path) -> None:
 def test_init_never_overwrites_an_existing_study(tmp_path: Path) -> None:
     study = make_study(tmp_path)
     before = study.paths.study_yaml.read_text()
-    with pytest.raises(StudyError, match="already exists; edit it, or pass --force"):
+    with pytest.raises(StudyError, match="already exists — edit it, or pass --force"):
         init_study(study.root, domain="other")
     assert study.paths.study_yaml.read_text() == before
 

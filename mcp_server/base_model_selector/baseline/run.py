@@ -23,7 +23,7 @@ from base_model_selector.serving.backends import Backend, ChatResult, ProgressFn
 from base_model_selector.serving.engine import FailedItem, RetryPolicy, WorkItem, request_key, run_work
 from base_model_selector.serving.pull import model_under_test
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import ModelNotFound, StepNotReady
+from base_model_selector.study.errors import Fix, ModelNotFound, StepNotReady, cli_command
 from base_model_selector.study.stats import percentile
 from base_model_selector.study.types import BaselineResponse, Scenario
 
@@ -146,8 +146,13 @@ async def run_baseline(
     scenarios, warnings = read_scenarios(study)
     if not scenarios:
         raise StepNotReady(
-            f"{study.paths.scenarios}: no scenarios yet — write them first (step 4: MCP generate_scenarios or "
-            f"add_scenarios, CLI `base-model-selector --study {study.root} generate`)"
+            f"{study.paths.scenarios}: no scenarios yet; write them first (step 4)",
+            Fix("generate_scenarios", cli_command(study.root, "generate"), {"study": str(study.root)}),
+            Fix(
+                "add_scenarios",
+                cli_command(study.root, "add-scenarios FILE"),
+                {"study": str(study.root), "scenarios": []},
+            ),
         )
     options = generation_options(study)
     think = study.config.generation.think
@@ -157,7 +162,12 @@ async def run_baseline(
             info = await server.show(tag)
         except ModelNotFound as err:
             if not pull:
-                raise ModelNotFound(f"{err}; or let the run pull it (CLI `run --pull`, MCP pull=true)") from None
+                pull_too = Fix(
+                    "run_baseline",
+                    cli_command(study.root, f"run --model {tag} --pull"),
+                    {"study": str(study.root), "model": tag, "pull": True},
+                )
+                raise ModelNotFound(err.message, *err.fixes, pull_too) from None
             await server.pull(tag, progress)
             info = await server.show(tag)
         warnings += info.warnings
@@ -187,7 +197,7 @@ async def run_baseline(
             made.append(record)
             return record
 
-        with study.locked(f"run_baseline {tag}"):
+        async with study.locked_async(f"run_baseline {tag}"):
             earlier = study.read_jsonl(sink, BaselineResponse)
             warnings += earlier.warnings
             done_keys = {r.key for r in earlier.records}

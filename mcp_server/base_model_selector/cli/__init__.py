@@ -1,8 +1,10 @@
 """The command line: one command per step over the same core the MCP server uses.
 
-Each group of commands has its module here (`study`, `research`, `models`, `scenarios`, `judging`, `decision`);
+Each group of commands has its module here (`study`, `research`, `models`, `scenarios`, `judging`, `decision`,
+`review`);
 `app.py` holds what they share. All project errors become one line and exit code 2 at a single boundary,
-`main()`; `BMS_DEBUG=1` re-raises with the traceback.
+`main()`, as do the operating-system and input errors a person can cause (`errors.project_error`: an unwritable
+study, a file where a directory should be, a NUL byte in a path); `BMS_DEBUG=1` re-raises with the traceback.
 """
 
 from __future__ import annotations
@@ -12,9 +14,17 @@ import sys
 
 import typer
 
-from base_model_selector.cli import decision, judging, models, research, scenarios, study  # noqa: F401 - registers
+from base_model_selector.cli import (  # noqa: F401 - registers the commands
+    decision,
+    judging,
+    models,
+    research,
+    review,
+    scenarios,
+    study,
+)
 from base_model_selector.cli.app import app
-from base_model_selector.study.errors import BMSError
+from base_model_selector.study.errors import project_error
 
 __all__ = ["app", "main"]
 
@@ -25,11 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: the single place where project errors become a message and an exit code."""
     try:
         app(args=argv, standalone_mode=True)
-    except BMSError as err:
-        if os.environ.get("BMS_DEBUG"):
+    except Exception as err:
+        mapped = project_error(err)  # a BMSError, or an OS/input error a person caused, as one line
+        if mapped is None or os.environ.get("BMS_DEBUG"):
             raise
-        typer.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
+        typer.echo(f"error: {mapped.render('cli')}", err=True)
+        sys.exit(mapped.exit_code)
     except KeyboardInterrupt:
         typer.echo(INTERRUPTED, err=True)
         sys.exit(130)

@@ -16,6 +16,7 @@ import typer
 from pydantic import BaseModel
 
 from base_model_selector import __version__
+from base_model_selector.study import untrusted
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR, Study
 
 app = typer.Typer(
@@ -55,19 +56,46 @@ def open_study(directory: str | None = None) -> Study:
 
 
 def emit(result: Any, text: str | None = None) -> None:
-    """Print a result: its JSON with --json, else its human summary."""
+    """Print a result: its JSON with --json, else its human summary. Either way without control or bidi
+    characters: a result may quote model output or web text, which must not drive the terminal."""
     if Globals.json:
         data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(untrusted.clean_data(data), indent=2, ensure_ascii=False))
         return
     if text is None:
         summary = getattr(result, "summary", None)
         text = summary() if callable(summary) else str(result)
-    typer.echo(text)
+    typer.echo(untrusted.clean(text, multiline=True))
 
 
 def user_path(text: str) -> Path:
     return Path(text).expanduser()
+
+
+def named_file(study: Study, text: str) -> Path:
+    """A file a person names on the command line, read from wherever it is: as given (relative to the current
+    directory), else relative to the study directory. Only what the tool writes is confined to the study."""
+    given = user_path(text)
+    if given.exists() or given.is_absolute():
+        return given
+    in_study = study.root / given
+    return in_study if in_study.exists() else given
+
+
+def assignments(items: list[str], *, option: str) -> dict[str, Any]:
+    """`KEY=VALUE` pairs as a mapping; each VALUE is read as YAML (`8` → 8, `true`, `[a, b]`, `null`)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE, e.g. judge.model=llama3.1:8b", param_hint=option)
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
 
 
 @contextmanager

@@ -61,3 +61,40 @@ def write_doc(
             html=html,
         )
     )
+
+
+@app.command()
+def show(
+    model: Annotated[str | None, typer.Option(help="Model tag under test; default: the selected primary")] = None,
+    outcome: Annotated[str | None, typer.Option(help="passed, failed, or unjudged (answered, not yet judged)")] = None,
+    criterion: Annotated[str | None, typer.Option(help="Only responses that failed this criterion")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only this taxonomy topic")] = None,
+    subtopic: Annotated[str | None, typer.Option(help="Only this subtopic")] = None,
+    style: Annotated[str | None, typer.Option(help="Only this style")] = None,
+    edge_case: Annotated[str | None, typer.Option(help="Only this edge case")] = None,
+    judge_error: Annotated[bool, typer.Option("--judge-error", help="Only responses with an ERROR verdict")] = False,
+    truncated: Annotated[bool, typer.Option("--truncated", help="Only responses cut at num_predict")] = False,
+    search: Annotated[str | None, typer.Option(help="Text in the scenario or the response")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many to show")] = 10,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first")] = 0,
+    full: Annotated[bool, typer.Option("--full", help="Whole texts and every verdict")] = False,
+) -> None:
+    """Show scenarios with the model's responses and the judge's verdicts (filtered; topics interleaved)."""
+    from base_model_selector.decision.samples import SampleFilter, show_samples
+
+    filters = SampleFilter.model_validate(
+        {
+            "outcome": outcome,
+            "criterion": criterion,
+            "topic": topic,
+            "subtopic": subtopic,
+            "style": style,
+            "edge_case": edge_case,
+            "judge_error": judge_error or None,
+            "truncated": truncated or None,
+            "search": search,
+        }
+    )
+    found = show_samples(open_study(), model, filters, max_chars=None if full else 600, all_verdicts=full)
+    page = found.model_copy(update={"samples": found.samples[offset : offset + limit]})
+    emit(page, page.render(offset=offset, total=found.matching))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from base_model_selector.cli.app import app, emit, open_study, rich_progress, user_path
+from base_model_selector.cli.app import app, emit, named_file, open_study, rich_progress
 
 # assess's exit codes (README, "Errors"): 2 is every project error, at the CLI's one boundary.
 EXIT_FAILED_CALLS = 1
@@ -95,4 +95,5 @@ def record(
     """Record verdicts on items from `next-batch` (all or nothing) and re-score the responses."""
     from base_model_selector.judging.agent_judge import load_verdicts_file, record_assessments
 
-    emit(record_assessments(open_study(), load_verdicts_file(user_path(file)), model, judge=judge))
+    study = open_study()
+    emit(record_assessments(study, load_verdicts_file(named_file(study, file)), model, judge=judge))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from base_model_selector.cli.app import app, emit, open_study, user_path
+from base_model_selector.cli.app import app, emit, named_file, open_study
 
 
 @app.command()
@@ -39,8 +39,8 @@ def research(
     from base_model_selector.research.candidates import research_candidates
     from base_model_selector.research.catalog import load_user_entries
 
-    entries = load_user_entries(user_path(add)) if add else None
     study = open_study()
+    entries = load_user_entries(named_file(study, add)) if add else None
     emit(asyncio.run(research_candidates(study, add=entries, search=web, size_min_b=size_min, size_max_b=size_max)))
 
 
@@ -55,13 +55,7 @@ def table(
     """Build the comparison table (comparison.md / comparison.json) of every candidate."""
     from base_model_selector.research.compare import OverrideRequest, build_comparison_table
 
-    requests = []
-    for text in override or []:
-        candidate, _, rest = text.partition("=")
-        stars, _, why = rest.partition(":")
-        if not (candidate.strip() and stars.strip().isdigit() and why.strip()):
-            raise typer.BadParameter(f"{text!r}: expected CANDIDATE=STARS:JUSTIFICATION", param_hint="--override")
-        requests.append(OverrideRequest(candidate=candidate, stars=int(stars), justification=why, by=by))
+    requests = [OverrideRequest.parse(text, by) for text in override or []]
     emit(build_comparison_table(open_study(), requests))
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from base_model_selector.cli.app import app, emit, open_study, rich_progress, user_path
+from base_model_selector.cli.app import app, emit, named_file, open_study, rich_progress
 
 
 @app.command()
@@ -41,10 +41,10 @@ def generate(
 
 @app.command("add-scenarios")
 def add_scenarios_command(
-    file: Annotated[str, typer.Argument(help="JSONL, JSON, CSV or YAML file of {text, topic, ...}, inside the study")],
+    file: Annotated[str, typer.Argument(help="JSONL, JSON, CSV or YAML file of {text, topic, ...}, anywhere")],
 ) -> None:
     """Add scenarios you wrote or collected; they are tagged, checked against the taxonomy and de-duplicated."""
     from base_model_selector.scenarios.input import add_scenarios
 
-    local = user_path(file)
-    emit(add_scenarios(open_study(), path=str(local.resolve()) if local.exists() else file))
+    study = open_study()
+    emit(add_scenarios(study, path=named_file(study, file)))

@@ -1,4 +1,4 @@
-"""Commands that create a study and show where it stands, and the end-to-end `evaluate` and `serve`."""
+"""Commands that create a study, set its keys and show where it stands, the samples, `evaluate` and `serve`."""
 
 from __future__ import annotations
 
@@ -6,38 +6,79 @@ from typing import Annotated
 
 import typer
 
-from base_model_selector.cli.app import Globals, app, emit, open_study, rich_progress
-from base_model_selector.study.directory import init_study
+from base_model_selector.cli.app import Globals, app, assignments, emit, open_study, rich_progress
+from base_model_selector.study.config import BackendKind
+from base_model_selector.study.directory import configure_study, init_study
 
 
 @app.command()
 def init(
     directory: Annotated[str, typer.Argument(help="Study directory to create")] = "",
-    domain: Annotated[str, typer.Option(help="What the model must be good at")] = ...,  # type: ignore[assignment]
-    use_case: Annotated[str, typer.Option(help="What the product does and for whom")] = "",
-    size_min: Annotated[float, typer.Option(help="Smallest size, billions")] = 7,
-    size_max: Annotated[float, typer.Option(help="Largest size, billions")] = 10,
-    commercial: Annotated[bool, typer.Option("--commercial/--non-commercial")] = True,
-    system_prompt: Annotated[str, typer.Option(help="The product's system prompt")] = "You are a helpful assistant.",
-    max_turns: Annotated[int, typer.Option(help="Longest conversation, in turns")] = 1,
-    force: Annotated[bool, typer.Option(help="Replace an existing study.yaml")] = False,
+    domain: Annotated[str | None, typer.Option(help="What the model must be good at")] = None,
+    example: Annotated[
+        str | None,
+        typer.Option(help="Start from an example study: customer-support, empathetic-coaching or sql-analyst"),
+    ] = None,
+    use_case: Annotated[str | None, typer.Option(help="What the product does and for whom")] = None,
+    size_min: Annotated[float | None, typer.Option(help="Smallest size, billions (7)")] = None,
+    size_max: Annotated[float | None, typer.Option(help="Largest size, billions (10)")] = None,
+    commercial: Annotated[bool | None, typer.Option("--commercial/--non-commercial")] = None,
+    system_prompt: Annotated[str | None, typer.Option(help="The product's system prompt")] = None,
+    max_turns: Annotated[int | None, typer.Option(help="Longest conversation, in turns (1)")] = None,
+    tokens_per_message: Annotated[int | None, typer.Option(help="Typical tokens per message (200)")] = None,
+    judge_mode: Annotated[
+        str | None, typer.Option(help="Who judges: llm (a judge model), agent, agent:<name> or human:<name> (llm)")
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option(help="Judge model tag (default: the candidate, warned)")] = None,
+    backend_kind: Annotated[
+        BackendKind | None, typer.Option(help="Model server kind: ollama, openai, or llamacpp (a GGUF run in-process)")
+    ] = None,
+    host: Annotated[list[str] | None, typer.Option(help="Model server URL (repeat for several hosts)")] = None,
+    parallel: Annotated[int | None, typer.Option(help="Requests in flight per host (OLLAMA_NUM_PARALLEL)")] = None,
+    scenarios: Annotated[int | None, typer.Option("--scenarios", help="How many scenarios (50)")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any other study.yaml key: KEY=VALUE, e.g. generation.num_ctx=8192"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing study.yaml (and, with --example, its files)")
+    ] = False,
 ) -> None:
-    """Create a study directory with a commented study.yaml."""
+    """Create a study directory with a commented study.yaml (from --domain, or from an --example study)."""
     path = init_study(
         directory or Globals.study,
         domain=domain,
+        example=example,
         use_case=use_case,
         size_min=size_min,
         size_max=size_max,
         commercial_use=commercial,
         system_prompt=system_prompt,
         max_turns=max_turns,
+        tokens_per_message=tokens_per_message,
+        judge_mode=judge_mode,
+        judge_model=judge_model,
+        backend_kind=backend_kind,
+        hosts=host or None,
+        parallel=parallel,
+        n_scenarios=scenarios,
+        settings=assignments(set_ or [], option="--set"),
         force=force,
     )
+    written = "study.yaml" if not example else "study.yaml, system_prompt.md, taxonomy.yaml and rubric.yaml"
     emit(
         {"study_yaml": str(path)},
-        f"Wrote {path}. Edit it, then run: base-model-selector --study {path.parent} status",
+        f"Wrote {written} in {path.parent}. Edit {'them' if example else 'it'}, then run: "
+        f"base-model-selector --study {path.parent} status",
     )
+
+
+@app.command("set")
+def set_command(
+    settings: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs, e.g. judge.model=llama3.1:8b scenarios.n=30")],
+) -> None:
+    """Set study.yaml keys by their dotted names (validated like the file; its comments are kept)."""
+    emit(configure_study(Globals.study, assignments(settings, option="KEY=VALUE")))
 
 
 @app.command()

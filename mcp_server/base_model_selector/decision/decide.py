@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -21,7 +21,10 @@ from base_model_selector.judging.rubric import Rubric, load_rubric
 from base_model_selector.study import stats
 from base_model_selector.study.config import Thresholds
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
+
+if TYPE_CHECKING:
+    from base_model_selector.judging.verdicts import VerdictStore
 from base_model_selector.study.types import (
     Agreement,
     Answer,
@@ -196,6 +199,13 @@ def judge_verdict(rate: PassRate, thresholds: Thresholds) -> Verdict:
         where = " and ".join(f"{t:.0%}" for t in crossed)
         if estimate.total is None:
             verdict.settle_note = f"the 95% interval crosses {where} (could be {spans}); {estimate.reason}."
+        elif estimate.total > stats.PRACTICAL_SETTLE_N:
+            nearest = min(cuts, key=lambda t: abs(t - rate.rate))
+            verdict.settle_note = (
+                f"the 95% interval crosses {where} (could be {spans}); the pass rate {rate.rate:.1%} is so close to "
+                f"the {nearest:.0%} threshold that only about {estimate.total:,} scenarios would settle it — treat it "
+                "as borderline and let the qualitative review decide."
+            )
         else:
             verdict.settle_note = (
                 f"the 95% interval crosses {where} (could be {spans}); about {estimate.total} scenarios in total "
@@ -313,52 +323,55 @@ def rubric_info(rubric: Rubric) -> dict[str, CriterionInfo]:
 
 
 def current_assessments(
-    study: Study, model: str, judge: str | None = None
+    study: Study, model: str, judge: str | None = None, *, store: VerdictStore | None = None
 ) -> tuple[AssessmentReport, list[CriterionVerdict]]:
     """The assessments to decide from, refused unless the primary judge (`judge`, else judge.mode) covered every
     item and they are current. Returns the report and the criterion verdicts it uses (one per item: the
-    primary's, or a person's)."""
+    primary's, or a person's). `store`: the run's verdicts, when the caller has read them already."""
     from base_model_selector.judging import results
 
-    cli = f"base-model-selector --study {study.root}"
-    st = results.state(study, model, judge)
+    st = results.state(study, model, judge, store=store)
     if not st.complete:
         raise StepNotReady(
             f"{st.coverage()}: a decision needs a verdict on every (response, criterion) item from the judge it "
-            f"rests on (judge.mode: {st.primary.mode}); finish step 6 with {results.finish_hint(study, st)}, "
-            "then decide again"
+            f"rests on (judge.mode: {st.primary.mode}); finish step 6, then decide again",
+            *results.finish_fixes(study, st),
         )
     report = study.read_json(study.paths.assessments(model), AssessmentReport)
     expected = st.identity if st.inputs.rubric.criteria else results.CHECKS_ONLY
+    rescore = Fix(
+        "assess_responses",
+        cli_command(study.root, f"assess --model {model}"),
+        {"study": str(study.root), "model": model},
+    )
     if report is None:
         raise StepNotReady(
-            f"{study.paths.assessments(model)}: not found; score the verdicts with `{cli} assess --model {model}` "
-            "(MCP: assess_responses; verdicts already stored cost no judge call)"
+            f"{study.paths.assessments(model)}: not found; score the verdicts (those already stored cost no judge "
+            "call)",
+            rescore,
         )
     b = report.basis
     now = (expected, results.rubric_sha256(study), results.responses_sha256(st.inputs), st.judged, st.overridden)
     if (b.judge, b.rubric_sha256, b.responses_sha256, b.judged, b.overridden) != now:
         raise StepNotReady(
             f"{study.paths.assessments(model)}: out of date (it rests on {b.judge}; the judge, rubric.yaml, the "
-            f"responses or the recorded verdicts changed since); re-score with `{cli} assess --model {model}` "
-            "(MCP: assess_responses; verdicts already stored cost no judge call)"
+            "responses or the recorded verdicts changed since); re-score (verdicts already stored cost no judge call)",
+            rescore,
         )
     return report, list(st.counting.values())
 
 
-def decide(
-    study: Study, model: str | None = None, *, decided_at: str | None = None, judge: str | None = None
+def current_decision(
+    study: Study, model: str, judge: str | None = None, *, store: VerdictStore | None = None
 ) -> Decision:
-    """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json.
+    """The decision the study's files support right now, without writing it (the review page shows it live).
 
-    The decision rests on `judge` (llm, agent, agent:<name>, human:<name>), else judge.mode. Refused while that
-    judge has not covered every item (`k of n items judged`), or when the assessments no longer match the
-    verdicts, rubric or responses. Re-deciding with nothing changed writes nothing.
+    Refused like `decide` while the judge it rests on (`judge`, else judge.mode) has not covered every item, or
+    when the assessments no longer match the verdicts, rubric or responses.
     """
-    from base_model_selector.serving.pull import model_under_test
+    from base_model_selector.scenarios.generate import cells_text, unfilled_slots
 
-    model = model_under_test(study, model)
-    report, verdicts = current_assessments(study, model, judge)
+    report, verdicts = current_assessments(study, model, judge, store=store)
     rubric = load_rubric(study.paths.rubric_yaml)
     scenarios = study.read_jsonl(study.paths.scenarios, Scenario).records
     responses = study.read_jsonl(study.paths.responses(model), BaselineResponse).records
@@ -375,6 +388,28 @@ def decide(
         judge=judge_info(model, verdicts, report.summary, report.basis),
     )
     decision.assessments_sha256 = hashlib.sha256(study.paths.assessments(model).read_bytes()).hexdigest()
+    unfilled, planned = unfilled_slots(study, scenarios)
+    if unfilled:
+        decision.warnings.append(
+            f"{len(unfilled)} of {planned} planned scenarios were never written ({cells_text(unfilled)}); the "
+            "pass rate covers the written ones only — write them with add_scenarios and re-run to include them"
+        )
+    return decision
+
+
+def decide(
+    study: Study, model: str | None = None, *, decided_at: str | None = None, judge: str | None = None
+) -> Decision:
+    """Step 7 for a study: read the assessments and their inputs, decide, and write runs/<model>/decision.json.
+
+    The decision rests on `judge` (llm, agent, agent:<name>, human:<name>), else judge.mode. Refused while that
+    judge has not covered every item (`k of n items judged`), or when the assessments no longer match the
+    verdicts, rubric or responses. Re-deciding with nothing changed writes nothing.
+    """
+    from base_model_selector.serving.pull import model_under_test
+
+    model = model_under_test(study, model)
+    decision = current_decision(study, model, judge)
     if decided_at is not None:
         decision.decided_at = decided_at
     path = study.paths.decision(model)

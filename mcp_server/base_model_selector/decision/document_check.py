@@ -8,6 +8,13 @@ checked before it is written: the required headings in order, every table row wi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from base_model_selector.study import untrusted
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
 
 REQUIRED_HEADINGS: tuple[tuple[int, str], ...] = (
     (2, "Model Selection"),
@@ -95,18 +102,32 @@ def _count_cells(line: str) -> int:
     return len(_UNESCAPED_PIPE.split(body))
 
 
-def render_html(markdown: str, title: str) -> str:
-    """Standalone HTML of the document; raw HTML in the Markdown (e.g. from a model's response) stays escaped."""
-    import html
+CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
+
+def render_html(markdown: str, title: str) -> str:
+    """Standalone HTML of the document that loads and runs nothing: raw HTML in the Markdown stays escaped,
+    images become their alt text, links survive only to http(s), mailto, anchors or relative paths, and a
+    Content-Security-Policy forbids every remote resource and script should anything slip through."""
     from markdown_it import MarkdownIt
 
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.validateLink = untrusted.link_allowed  # type: ignore[method-assign,assignment]
+    md.add_render_rule("image", _image_as_text)
+    body = md.render(markdown)
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{untrusted.html_text(title, multiline=False)}</title>\n"
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top}"
         "pre{background:#f6f8fa;padding:.5rem;overflow:auto}</style>\n</head>\n<body>\n"
         f"{body}</body>\n</html>\n"
     )
+
+
+def _image_as_text(renderer: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    """An image in the Markdown is shown as its alt text in brackets; the HTML copy never fetches anything."""
+    alt = renderer.renderInlineAsText(tokens[idx].children or [], options, env)
+    return "[image: " + untrusted.html_text(alt, multiline=False) + "]"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from base_model_selector.study.types import Answer, Assessment, BaselineResponse, CriterionVerdict, Record, Scenario
+from base_model_selector.study.untrusted import clean
 
 EXCERPT_CHARS = 400
 EXAMPLES_PER_CRITERION = 3
@@ -127,7 +128,8 @@ def recurring(reasons: Sequence[str], top: int = 3) -> tuple[list[Count], list[C
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    text = " ".join(text.split())
+    """Untrusted text (a scenario, a reply, a judge's reasoning) as one clean line, cut at a word near `limit`."""
+    text = " ".join(clean(text).split())
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]

@@ -24,8 +24,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from base_model_selector.study.errors import StudyError
+from base_model_selector.study.yamlfile import read_config_text
+
+if TYPE_CHECKING:
+    from base_model_selector.study.directory import Study
 
 QUALITATIVE = "Qualitative notes"
 PATTERNS = "Failure patterns"
@@ -33,6 +38,10 @@ NEXT_STEPS = "Next steps"
 _SECTION = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 _PATTERN_LINE = re.compile(r"^\s*[-*]\s+`?([A-Za-z][A-Za-z0-9_.-]{0,39})`?\s*[:—–-]\s*(.+?)\s*$")
 MAX_NOTES_CHARS = 50_000
+
+
+class NotesChanged(StudyError):
+    """notes.md changed on disk after the writer read it; saving would overwrite that edit, so nothing was saved."""
 
 
 @dataclass
@@ -81,10 +90,7 @@ def read_notes_text(path: Path) -> str:
     """notes.md as text ('' when absent), naming the file when it cannot be read."""
     if not path.exists():
         return ""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise StudyError(f"{path}: cannot be read ({err}); fix or delete it") from err
+    return read_config_text(path, shown=str(path), expected="the team's notes (Markdown)")
 
 
 def merge_notes(
@@ -113,13 +119,19 @@ def merge_notes(
             _put(sections, PATTERNS, [])
             existing = next(lines for h, lines in sections if _key(h) == PATTERNS.lower())
         pending = {cid: " ".join(pattern.split()) for cid, pattern in patterns.items()}
-        for i, line in enumerate(existing):
+        kept = []
+        for line in existing:
             match = _PATTERN_LINE.match(line)
             if match and match.group(1) in pending:
-                existing[i] = f"- {match.group(1)}: {pending.pop(match.group(1))}"
+                pattern = pending.pop(match.group(1))
+                if not pattern:
+                    continue  # an empty pattern deletes the line: the criterion is unexplained again
+                line = f"- {match.group(1)}: {pattern}"
+            kept.append(line)
+        existing[:] = kept
         while existing and not existing[-1].strip():
             existing.pop()
-        existing.extend(f"- {cid}: {pattern}" for cid, pattern in sorted(pending.items()))
+        existing.extend(f"- {cid}: {pattern}" for cid, pattern in sorted(pending.items()) if pattern)
         existing.append("")
     out: list[str] = []
     for heading, lines in sections:
@@ -137,3 +149,59 @@ def _put(sections: list[tuple[str | None, list[str]]], heading: str, body: list[
     if sections[-1][1] and sections[-1][1][-1].strip():
         sections[-1][1].append("")
     sections.append((heading, ["", *body, ""]))
+
+
+def update_notes(
+    study: Study,
+    *,
+    qualitative: str | None = None,
+    patterns: Mapping[str, str] | None = None,
+    next_steps: str | None = None,
+    base: Notes | None = None,
+) -> Notes:
+    """Merge the given sections into the study's notes.md under the study lock; everything else in it stays.
+
+    `base` is what the writer saw when it started (the review page, loaded minutes ago). If a section it is about
+    to replace was edited on disk since (by hand, or from another tab), nothing is written and NotesChanged
+    names the section: two editors never silently overwrite each other's words.
+    """
+    path = study.paths.notes_md
+    with study.locked("save notes.md"):
+        text = read_notes_text(path)
+        if base is not None:
+            changed = _edited_since(parse_notes(text), base, qualitative, patterns, next_steps)
+            if changed:
+                raise NotesChanged(
+                    f"{path}: {', '.join(changed)} changed on disk since you opened it; nothing was saved — "
+                    "reload to see the new text, then add your edit again"
+                )
+        merged = merge_notes(text, qualitative=qualitative, patterns=patterns, next_steps=next_steps)
+        if merged != text:
+            study.write_text(path, merged)
+    return parse_notes(merged)
+
+
+def _edited_since(
+    now: Notes,
+    base: Notes,
+    qualitative: str | None,
+    patterns: Mapping[str, str] | None,
+    next_steps: str | None,
+) -> list[str]:
+    """The sections about to be replaced whose text on disk is neither what the writer saw nor what it writes."""
+
+    def flat(text: str) -> str:
+        return " ".join(text.split())
+
+    changed = []
+    for label, given, disk, seen in (
+        (QUALITATIVE.lower(), qualitative, now.qualitative, base.qualitative),
+        (NEXT_STEPS.lower(), next_steps, now.next_steps, base.next_steps),
+    ):
+        if given is not None and flat(disk) not in (flat(seen), flat(given)):
+            changed.append(label)
+    for cid, given in (patterns or {}).items():
+        disk, seen = now.patterns.get(cid, ""), base.patterns.get(cid, "")
+        if flat(disk) not in (flat(seen), flat(given)):
+            changed.append(f"the pattern for {cid}")
+    return changed

@@ -21,9 +21,9 @@ from base_model_selector.decision import notes as notes_mod
 from base_model_selector.decision import provenance
 from base_model_selector.decision.decide import Decision
 from base_model_selector.decision.document_check import check_document, render_html
-from base_model_selector.study import storage
+from base_model_selector.study import storage, untrusted
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady, StudyError
+from base_model_selector.study.errors import Fix, StepNotReady, StudyError, cli_command
 from base_model_selector.study.types import ModelFacts, Selection
 
 TEMPLATE = "decision_doc.md.j2"
@@ -62,17 +62,24 @@ def secs(value: float | None) -> str:
 
 
 def cell(text: object) -> str:
-    """Any text as one Markdown table cell: one line, pipes escaped, no raw HTML."""
-    if text is None:
-        return "—"
-    flat = " ".join(str(text).split())
-    return flat.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;") or "—"
+    """Any text as one Markdown table cell that renders literally (no links, images, HTML or column breaks)."""
+    return untrusted.md_inline(text) or "—"
 
 
 def quote(text: object) -> str:
-    """Untrusted text (a scenario, a response, a judge's reasoning) as one inert line of Markdown."""
-    flat = " ".join(str(text).split()).replace("<", "&lt;").replace("`", "'")
-    return flat or "—"
+    """Untrusted text (a scenario, a response, a judge's reasoning) as one inert, literal line of Markdown."""
+    return untrusted.md_inline(text) or "—"
+
+
+def code(text: object) -> str:
+    """A model tag, ID or file name as a code span nothing inside can close."""
+    return untrusted.md_code(text, table=True) or "—"
+
+
+def notes_markdown(text: str) -> str:
+    """The team's notes: still Markdown, but with headings demoted below the document's outline and nothing that
+    loads a remote resource or links anywhere but the web (the notes may quote a model's reply)."""
+    return untrusted.md_defang(demote_headings(text))
 
 
 def demote_headings(markdown: str) -> str:
@@ -110,7 +117,7 @@ def _research(study: Study, model: str) -> dict[str, Any]:
                     {"model": chosen.name, "fit": "—", "considered": "—", "outcome": f"{kind}: {chosen.rationale}"}
                 )
     missing = (
-        f"No research recorded for this study: the model `{model}` was given directly. Run step 1 "
+        f"No research recorded for this study: the model {code(model)} was given directly. Run step 1 "
         "(`research_candidates`, CLI `research`) and step 2 (`select_model`, CLI `select`) to document why it "
         "was chosen."
     )
@@ -248,8 +255,8 @@ def build_context(
         "examples": [c for c in decision.failures.criteria if c.examples],
         "patterns": notes.patterns,
         "notes": {
-            "qualitative": demote_headings(notes.qualitative),
-            "next_steps": demote_headings(notes.next_steps),
+            "qualitative": notes_markdown(notes.qualitative),
+            "next_steps": notes_markdown(notes.next_steps),
         },
         "missing": {
             "pattern": f"not yet written — add `- ID: …` under `## {notes_mod.PATTERNS}` in notes.md",
@@ -268,10 +275,24 @@ def build_context(
         "secs": secs,
         "cell": cell,
         "quote": quote,
+        "inline": untrusted.md_inline,
+        "code": code,
     }
 
 
 # ------------------------------------------------------------------------------------------------ render and write
+def missing_notes(decision: Decision, notes: notes_mod.Notes, notes_file: str = NOTES_HINT) -> list[str]:
+    """The person's words the document still lacks: qualitative notes, and a pattern for each failing criterion."""
+    missing = []
+    if not notes.qualitative:
+        missing.append(f"qualitative notes (`## {notes_mod.QUALITATIVE}` in {notes_file}, or qualitative_notes)")
+    failing = [c.criterion_id for c in decision.failures.criteria if c.failures]
+    unexplained = [cid for cid in failing if cid not in notes.patterns]
+    if unexplained:
+        missing.append(f"failure patterns for {', '.join(unexplained)} (failure_patterns, or `- ID: …` lines)")
+    return missing
+
+
 def render_document(
     study: Study,
     model: str,
@@ -294,7 +315,7 @@ def render_document(
     context = build_context(study, model, decision, notes, today=today, version=version, notes_text=notes_text)
     source = _template_source(study)
     try:
-        text = templating.render(TEMPLATE, study.root, **context)
+        text = untrusted.clean(templating.render(TEMPLATE, study.root, **context), multiline=True)
     except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as err:
         lineno = getattr(err, "lineno", None)
         line = f" (line {lineno})" if lineno else ""
@@ -335,8 +356,10 @@ def write_decision_doc(
     decision = study.read_json(study.paths.decision(model), Decision)
     if decision is None:
         raise StepNotReady(
-            f"{study.paths.decision(model)}: not found; decide first with "
-            f"`base-model-selector --study {study.root} decide --model {model}` (MCP: decide)"
+            f"{study.paths.decision(model)}: not found; decide first",
+            Fix(
+                "decide", cli_command(study.root, f"decide --model {model}"), {"study": str(study.root), "model": model}
+            ),
         )
     target = study.docs_path(path)
     if target.suffix.lower() not in (".md", ".markdown"):
@@ -374,13 +397,7 @@ def write_decision_doc(
         if html_path is not None and html_text is not None:
             # The sibling of a path study.docs_path() accepted; write_text only knows the .md itself.
             storage.write_text_if_changed(html_path, html_text)
-    failing = [c.criterion_id for c in decision.failures.criteria if c.failures]
-    missing = []
-    if not notes.qualitative:
-        missing.append(f"qualitative notes (`## {notes_mod.QUALITATIVE}` in {notes_path.name}, or qualitative_notes)")
-    unexplained = [cid for cid in failing if cid not in notes.patterns]
-    if unexplained:
-        missing.append(f"failure patterns for {', '.join(unexplained)} (failure_patterns, or `- ID: …` lines)")
+    missing = missing_notes(decision, notes, notes_path.name)
     label = decision.verdict.label + (" (inconclusive)" if decision.verdict.inconclusive else "")
     return DecisionDoc(
         model=model,

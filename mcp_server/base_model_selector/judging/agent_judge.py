@@ -131,7 +131,12 @@ class AgentVerdict(BaseModel):
 
     item_id: str = Field(description="The item_id from next_assessment_batch")
     reasoning: str = Field(description="Why, quoting the response; written before deciding")
-    answer: str = Field(description="YES, NO or NA")
+    answer: str = Field(
+        description="YES, NO or NA",
+        # A closed set for the caller (the schema's enum); the value is checked, with every problem listed, in
+        # record_assessments, so a lower-case "yes" is still accepted.
+        json_schema_extra={"enum": ["YES", "NO", "NA"]},
+    )
     comment: str | None = Field(default=None, description="Optional note (a person overruling a verdict)")
 
 
@@ -378,6 +383,8 @@ def load_verdicts_file(path: Path) -> list[AgentVerdict]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise VerdictsRejected(f"{path}: cannot be read ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        raise VerdictsRejected(f"{path}: not valid UTF-8 (byte {err.start + 1}); save it as UTF-8, retry") from None
     data: Any
     try:
         data = json.loads(text)

@@ -107,7 +107,7 @@ async def assess_responses(
     cached = calls = agreement_calls = 0
     rejudged: Agreement | None = None
     records: dict[str, dict[str, Any]] = {}
-    with study.locked(f"assess {inputs.model}"):
+    async with study.locked_async(f"assess {inputs.model}"):
         if primary.kind == "llm" and inputs.rubric.criteria:
             async with using(study.config.backend, backend) as server:
                 judge, judge_warnings = await build_judge(study, server, inputs.model)

@@ -29,7 +29,7 @@ from base_model_selector.judging.llm_judge import LLMJudge
 from base_model_selector.judging.scoring import score_response, summarise
 from base_model_selector.judging.verdicts import Inputs, Item, KeyMap, VerdictStore, items, load_inputs
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StudyError
+from base_model_selector.study.errors import Fix, StudyError, cli_command
 from base_model_selector.study.types import (
     DEFAULT_AGENT,
     Agreement,
@@ -186,6 +186,19 @@ def finish_hint(study: Study, st: State) -> str:
     )
 
 
+def finish_fixes(study: Study, st: State) -> tuple[Fix, ...]:
+    """`finish_hint` as an error's fixes: the tool (with its arguments) and the command, for each shell to say."""
+    args = {"study": str(study.root), "model": st.inputs.model}
+    if st.primary.kind == "llm":
+        return (Fix("assess_responses", cli_command(study.root, f"assess --model {st.inputs.model}"), args),)
+    who = "" if st.identity == DEFAULT_AGENT else f" --judge {st.identity}"
+    judge = {} if st.identity == DEFAULT_AGENT else {"judge": st.identity}
+    return (
+        Fix("next_assessment_batch", cli_command(study.root, f"--json next-batch{who}"), {**args, **judge}),
+        Fix("record_assessments", cli_command(study.root, f"record FILE{who}"), {**args, **judge, "verdicts": []}),
+    )
+
+
 def previous_report(study: Study, model: str) -> AssessmentReport | None:
     """assessments.json as last written, or None (absent, or from a version before judges had identities)."""
     try:
@@ -244,9 +257,9 @@ def comparisons(study: Study, st: State, llm: dict[str, KeyMap], label_a: str) -
         if not paired:
             continue
         if judges.kind(judge_b) == "human":
-            how = f"the {len(paired)} items {judge_b} chose to judge (a person's choice, not a random sample)"
+            how = f"the {_items(len(paired))} {judge_b} chose to judge (a person's choice, not a random sample)"
         elif judges.kind(judge_b) == "agent":
-            how = f"the {len(paired)} items {judge_b} judged, in next_assessment_batch's seeded random order"
+            how = f"the {_items(len(paired))} {judge_b} judged, in next_assessment_batch's seeded random order"
         else:
             how = f"the {len(paired)} items both judged"
         out.append(agreement_mod.compare(label_a, judge_b, paired, sampling=how, min_kappa=cfg.min_kappa))
@@ -360,15 +373,18 @@ class ItemRow(BaseModel):
     counts: JudgeVerdict | None = Field(description="The verdict the decision uses: a person's, else the primary's")
 
 
-def item_table(study: Study, model: str | None = None, judge: str | None = None) -> list[ItemRow]:
+def item_table(
+    study: Study, model: str | None = None, judge: str | None = None, *, store: VerdictStore | None = None
+) -> list[ItemRow]:
     """Every item of a run with every judge's current verdict on it, for a viewer (the review page).
 
     Rows come in scenario order, criteria in rubric order. Each row lists the primary judge's verdict first
     (`judge`, else judge.mode), then the people's, then other judges'; `counts` is the verdict the decision uses —
     the latest person's when a person judged the item, else the primary's. Only current verdicts appear: one on an
-    older response or an older wording of the criterion belongs to another item.
+    older response or an older wording of the criterion belongs to another item. `store`: the run's verdicts when
+    the caller has read them already (the file can be large: every LLM verdict keeps its prompt).
     """
-    st = state(study, model, judge)
+    st = state(study, model, judge, store=store)
     llm = judge_keys(study, st.inputs)
     current = {j: st.store.verdicts_of(j, st.items, k) for j, k in llm.items()}
     current |= {j: st.store.verdicts_of(j, st.items) for j in st.store.recording_judges()}
@@ -392,3 +408,7 @@ def _view(v: CriterionVerdict) -> JudgeVerdict:
     return JudgeVerdict(
         judge=v.judge, answer=v.answer, reasoning=v.reasoning, comment=v.comment, error=v.error, created_at=v.created_at
     )
+
+
+def _items(n: int) -> str:
+    return f"{n} item" if n == 1 else f"{n} items"

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from base_model_selector.study.errors import ConfigError
+from base_model_selector.study.errors import ConfigError, Fix
 from base_model_selector.study.yamlfile import format_validation_error, line_of, parse_yaml_text, read_config_text
 
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$"
@@ -231,7 +231,15 @@ def load_rubric(path: Path, *, label: str | None = None) -> Rubric:
         path,
         shown=name,
         expected="a rubric.yaml file",
-        missing_hint="; write the rubric (see README 'Step 6' or copy examples/<domain>/rubric.yaml)",
+        missing_hint="; write the rubric (its format: README 'Step 6')",
+        fixes=(
+            Fix(
+                "write_rubric",
+                "write it by hand, or copy one from an example study "
+                "(`base-model-selector init /tmp/example --example customer-support` writes a complete one)",
+                {"study": str(path.parent), "categories": {"<category>": 1.0}, "criteria": ["..."]},
+            ),
+        ),
     )
     return _parsed(text, name).model_copy(deep=True)
 

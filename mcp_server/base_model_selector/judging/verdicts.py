@@ -19,7 +19,7 @@ from base_model_selector.judging.rubric import Criterion, Rubric, load_rubric
 from base_model_selector.serving.engine import request_key
 from base_model_selector.serving.pull import model_under_test
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 from base_model_selector.study.types import CriterionVerdict
 
 ITEM_TAG = "agent"  # kept from the first version, so verdicts recorded then still find their items
@@ -43,8 +43,10 @@ def load_inputs(study: Study, model: str | None = None) -> Inputs:
     responses = latest_responses(study, tag)
     if not responses:
         raise StepNotReady(
-            f"{study.paths.responses(tag)}: no baseline responses for {tag} yet — run step 5 first (MCP "
-            f"run_baseline, CLI `base-model-selector --study {study.root} run --model {tag}`)"
+            f"{study.paths.responses(tag)}: no baseline responses for {tag} yet; run step 5 first",
+            Fix(
+                "run_baseline", cli_command(study.root, f"run --model {tag}"), {"study": str(study.root), "model": tag}
+            ),
         )
     pairs = [Pair(s, responses[s.id]) for s in scenarios if s.id in responses]
     orphans = sorted(set(responses) - {s.id for s in scenarios})

@@ -15,6 +15,7 @@ research/candidates.json (and appends search results to evidence.jsonl).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, datetime, timezone
 from typing import Literal
@@ -211,16 +212,9 @@ def _assess(
     allowed = [m for m in in_range if not (cfg.commercial_use and m.commercial_use == "no")]
     allowed += [m for m in catalog.models if origins.get(m.id) == "added" and m not in allowed]
     near = [m for m in near if m not in allowed]
-    forbidden = "licence forbids commercial use: "
-    excluded = [
-        Excluded(id=m.id, name=m.name, reason=forbidden + "; ".join(m.license_conditions))
-        for m in in_range
-        if m not in allowed
-    ]
+    excluded = [Excluded(id=m.id, name=m.name, reason=_forbidden(m)) for m in in_range if m not in allowed]
     excluded += [
-        Excluded(
-            id=m.id, name=m.name, reason=f"{_outside(m, lo, hi)}, and {forbidden}" + "; ".join(m.license_conditions)
-        )
+        Excluded(id=m.id, name=m.name, reason=f"{_outside(m, lo, hi)}, and {_forbidden(m)}")
         for m in near
         if cfg.commercial_use and m.commercial_use == "no"
     ]
@@ -345,7 +339,7 @@ async def search_web(
     known = {r.url: r for r in read_evidence(study)[0]}
     fresh = [r for r in report.results if r.url not in known or (r.page_text and not known[r.url].page_text)]
     if fresh:
-        with study.locked("storing search results"):
+        async with study.locked_async("storing search results"):
             study.append(study.paths.evidence, fresh)
     return report
 
@@ -367,7 +361,7 @@ async def research_candidates(
     """
     lo, hi = _size_range(study, size_min_b, size_max_b)
     if add:
-        add_candidates(study, add)
+        await asyncio.to_thread(add_candidates, study, add)  # takes the lock: never wait on the event loop
     catalog, origins = study_catalog(study)
     match, candidates, near, excluded, ranking_notes = _assess(study, catalog, origins, lo, hi)
     if not candidates:
@@ -413,7 +407,7 @@ async def research_candidates(
         search=report,
         notes=notes,
     )
-    with study.locked("writing candidates"):
+    async with study.locked_async("writing candidates"):
         study.write_json(study.paths.candidates, result)
     return result
 
@@ -432,3 +426,8 @@ def _nothing_matches(study: Study, catalog: Catalog, lo: float, hi: float) -> st
         f"Widen size_b in {study.paths.study_yaml}, or add a candidate with its sources "
         "(research_candidates add=[...], CLI: research --add FILE)"
     )
+
+
+def _forbidden(m: CatalogModel) -> str:
+    """Why a model is out of a commercial study: its licence's own conditions, else the licence's name."""
+    return "licence forbids commercial use: " + ("; ".join(m.license_conditions) or m.license)

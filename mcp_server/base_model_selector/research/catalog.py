@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from base_model_selector.study.errors import ConfigError
-from base_model_selector.study.yamlfile import format_validation_error, parse_yaml_text
+from base_model_selector.study.yamlfile import format_validation_error, parse_yaml_text, read_config_text
 
 if TYPE_CHECKING:
     import yaml
@@ -341,7 +341,7 @@ def _read_user_file(path: Path) -> tuple[Any, yaml.Node | None]:
     suffix = path.suffix.lower()
     if suffix not in {".json", ".yaml", ".yml"}:
         raise ConfigError(f"{path}: a user catalog must end in .yaml, .yml or .json.")
-    text = path.read_text(encoding="utf-8")
+    text = read_config_text(path, shown=str(path), expected="a user catalog (.yaml, .yml or .json)")
     if suffix in {".yaml", ".yml"}:
         return parse_yaml_text(text, str(path))
     try:

@@ -26,7 +26,7 @@ from base_model_selector.research.table import (
     table_of,
 )
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import ConfigError, StepNotReady
+from base_model_selector.study.errors import ConfigError, Fix, StepNotReady, cli_command
 
 __all__ = [
     "ComparisonRow",
@@ -66,8 +66,8 @@ def build_comparison_table(study: Study, overrides: list[OverrideRequest] | None
     cands = read_candidates(study)
     if cands is None:
         raise StepNotReady(
-            f"{study.paths.candidates}: no candidates yet; run research_candidates first "
-            f"(CLI: base-model-selector --study {study.root} research)"
+            f"{study.paths.candidates}: no candidates yet; research them first",
+            Fix("research_candidates", cli_command(study.root, "research"), {"study": str(study.root)}),
         )
     chosen = _resolve_overrides(study, cands, overrides or [])
     table = table_of(

@@ -8,17 +8,15 @@ per-model sections too: fit reasons with their sources, flags, licence condition
 
 from __future__ import annotations
 
-import re
-
 from base_model_selector.research.candidates import CandidateSet
 from base_model_selector.research.fit import stars_text
 from base_model_selector.research.profiles import tokens
 from base_model_selector.research.ranking import signed
 from base_model_selector.research.summary import breakdown, research_summary
 from base_model_selector.research.table import ComparisonRow, ComparisonTable
-from base_model_selector.research.webtext import md_inline, md_url
 from base_model_selector.study import templating
 from base_model_selector.study.directory import Study
+from base_model_selector.study.untrusted import md_code, md_inline, md_url
 
 TEMPLATE = "comparison_table.md.j2"
 HEADER = [
@@ -27,11 +25,6 @@ HEADER = [
 ]  # fmt: skip
 COMPACT = 10
 """The compact table (what an agent receives) keeps the first ten columns; the file has all of them."""
-
-
-def _code(text: str) -> str:
-    """A code span; backslash escapes do not work inside one, so drop the characters that would end it."""
-    return "`" + re.sub(r"[`|\n\r]", "", text) + "`"
 
 
 def _col(row: ComparisonRow, name: str) -> str:
@@ -54,7 +47,7 @@ def _cells(row: ComparisonRow) -> list[str]:
         _col(row, "base_weights"),
         _col(row, "architecture"),
         _col(row, "context"),
-        (f"{_code(row.ollama_tag)}: " if row.ollama_tag else "")
+        (f"{md_code(row.ollama_tag, table=True)}: " if row.ollama_tag else "")
         + md_inline(pull.text)
         + (f" ({signed(pull.points)})" if pull.points else ""),
         f"**{row.overall}**",

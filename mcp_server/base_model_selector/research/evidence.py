@@ -9,27 +9,40 @@ stays untrusted data: it is quoted and flagged, never parsed for facts or follow
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from base_model_selector.research import webtext
 from base_model_selector.research.catalog import CatalogModel, plain_name
-from base_model_selector.research.search import WebResult
-from base_model_selector.research.webtext import inert
+from base_model_selector.research.search import URL_MAX, WebResult
 from base_model_selector.study.directory import Study
+from base_model_selector.study.untrusted import inert_field
 
 EVIDENCE_PER_CANDIDATE = 5
+EXCERPT_MAX = 600
 _WINDOW = 220
 
 
 class EvidenceRef(BaseModel):
-    """A web result quoted as evidence about one candidate (untrusted text, never instructions)."""
+    """A web result quoted as evidence about one candidate (untrusted text, never instructions).
 
-    url: str
-    title: str
-    retrieved_at: str
-    excerpt: str
-    matched: str = Field(description="What in the text named the candidate: its name, tag or family")
+    Cleaned on every load, like `WebResult`: candidates.json and comparison.json are files anyone can edit.
+    """
+
+    url: Annotated[str, inert_field(URL_MAX)]
+    title: Annotated[str, inert_field(webtext.TITLE_MAX)]
+    retrieved_at: Annotated[str, inert_field(40)]
+    excerpt: Annotated[str, inert_field(EXCERPT_MAX)]
+    matched: Annotated[str, inert_field(200)] = Field(
+        description="What in the text named the candidate: its name, tag or family"
+    )
     flags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _own_flags(self) -> EvidenceRef:
+        self.flags = webtext.checked_flags(self.flags, self.title, self.excerpt)
+        return self
 
 
 def _term(text: str) -> re.Pattern[str]:
@@ -67,7 +80,7 @@ def _mention(m: CatalogModel, result: WebResult) -> EvidenceRef | None:
                 url=result.url,
                 title=result.title,
                 retrieved_at=result.retrieved_at[:10],
-                excerpt=inert(excerpt, 600),
+                excerpt=excerpt,
                 matched=label,
                 flags=result.flags,
             )
@@ -75,9 +88,18 @@ def _mention(m: CatalogModel, result: WebResult) -> EvidenceRef | None:
 
 
 def read_evidence(study: Study) -> tuple[list[WebResult], list[str]]:
-    """Every stored web result, one per URL (the latest record wins: it may carry the page text)."""
-    read = study.read_jsonl(study.paths.evidence, WebResult)
+    """Every stored web result, one per URL (the latest record wins: it may carry the page text).
+
+    Records are cleaned as they load (`WebResult`); one whose URL is not an http(s) URL is skipped and named.
+    """
+    path = study.paths.evidence
+    read = study.read_jsonl(path, WebResult)
+    warnings = list(read.warnings)
     by_url: dict[str, WebResult] = {}
     for record in read.records:
-        by_url[record.url] = record
-    return list(by_url.values()), list(read.warnings)
+        if webtext.canonical_url(record.url) is not None:
+            by_url[record.url] = record
+    skipped = sum(1 for record in read.records if webtext.canonical_url(record.url) is None)
+    if skipped:
+        warnings.append(f"{path}: skipped {skipped} results whose URL is not an http(s) URL (an edited file?)")
+    return list(by_url.values()), warnings

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from base_model_selector.research.compare import ComparisonRow, ComparisonTable, read_table, stars_text
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import ConfigError, StepNotReady
+from base_model_selector.study.errors import ConfigError, Fix, StepNotReady, cli_command
 from base_model_selector.study.types import SelectedModel, Selection
 
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:+-]{0,199}$")
@@ -90,8 +90,8 @@ def select_model(study: Study, primary: Choice, backup: Choice | None = None) ->
     table = read_table(study)
     if table is None:
         raise StepNotReady(
-            f"{study.paths.comparison_json}: no comparison table yet; run build_comparison_table first "
-            f"(CLI: base-model-selector --study {study.root} table)"
+            f"{study.paths.comparison_json}: no comparison table yet; build it first",
+            Fix("build_comparison_table", cli_command(study.root, "table"), {"study": str(study.root)}),
         )
     first = _row(table, primary.candidate, "primary")
     second = _row(table, backup.candidate, "backup") if backup is not None else None

@@ -9,7 +9,7 @@ the types without importing the step that writes files.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from base_model_selector.research.candidates import Candidate, CandidateSet, Excluded, short_reason
 from base_model_selector.research.catalog import KnownIssue, plain_name
@@ -19,6 +19,7 @@ from base_model_selector.research.profiles import tokens
 from base_model_selector.research.ranking import FORMULA, TIE_BREAKS, Column, Score, default_tag, rank, score
 from base_model_selector.research.search import UNTRUSTED_NOTICE, size_phrase
 from base_model_selector.research.sources import is_primary, urls_in
+from base_model_selector.study.errors import ConfigError
 from base_model_selector.study.types import utc_now
 
 
@@ -31,6 +32,23 @@ class OverrideRequest(BaseModel):
     stars: int = Field(ge=1, le=5)
     justification: str = Field(min_length=3, max_length=2000, description="Why; shown in the table")
     by: str = Field(default="agent", max_length=100, description="Who overrides: 'agent' or a person's name")
+
+    @classmethod
+    def parse(cls, text: str, by: str) -> OverrideRequest:
+        """`CANDIDATE=STARS:JUSTIFICATION` (the CLI's --override), or one ConfigError saying what is wrong."""
+        candidate, _, rest = text.partition("=")
+        stars, _, why = rest.partition(":")
+        shown = f"--override {text!r}"
+        if not (candidate.strip() and stars.strip() and why.strip()):
+            raise ConfigError(f"{shown}: expected CANDIDATE=STARS:JUSTIFICATION, e.g. 'qwen3-8b=4:warm in pilots'")
+        if not stars.strip().isdigit() or not 1 <= int(stars) <= 5:
+            raise ConfigError(f"{shown}: stars must be a whole number from 1 to 5, not {stars.strip()!r}")
+        try:
+            return cls(candidate=candidate, stars=int(stars), justification=why, by=by)
+        except ValidationError as err:
+            problem = err.errors()[0]
+            field = ".".join(str(p) for p in problem["loc"])
+            raise ConfigError(f"{shown}: {field}: {problem['msg']}") from None
 
 
 class OverrideFile(BaseModel):
@@ -140,9 +158,10 @@ class ComparisonTable(BaseModel):
         )
 
     def summary(self) -> str:
+        """Where the full table is, then the ranked table (an agent's result keeps its top rows), then what next."""
         return (
-            f"{self.markdown}\nFull detail (reasons with sources, flags, known issues, web mentions): "
-            f"{self.markdown_path}; rows: {self.json_path}\nNext: select_model (CLI: select)."
+            f"Full table with every row's detail (reasons with sources, flags, known issues, web mentions): "
+            f"{self.markdown_path}; rows: {self.json_path}\n\n{self.markdown}\nNext: select_model (CLI: select)."
         )
 
 

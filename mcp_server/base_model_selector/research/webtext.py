@@ -1,9 +1,11 @@
-"""Text from the web, made safe to store, show and quote: sanitising, HTML to text, and a guarded page fetch.
+"""Text from the web, made safe to store, show and quote: flagging, URL canonicalising, HTML to text, and a
+guarded page fetch.
 
 Everything that arrives from a search engine or a web page is untrusted. A page may try to talk to the agent
 reading it ("ignore previous instructions…"), hide text with control or bidirectional characters, or be
-megabytes long. This module turns such input into inert, length-capped plain text that the rest of the tool
-carries as data: it is quoted as evidence, flagged when it looks like instructions, and never interpreted.
+megabytes long. Such input becomes inert, length-capped plain text (`study.untrusted.inert`, the one cleaning
+rule every renderer shares) that the rest of the tool carries as data: it is quoted as evidence, flagged when it
+looks like instructions, and never interpreted.
 Page fetching refuses non-http(s) URLs and (by default) hosts on private, loopback or link-local networks, and
 stops reading after a byte cap. trafilatura (the optional `fetch` extra) extracts main text when installed;
 otherwise a small standard-library extractor keeps the visible text of the page.
@@ -14,10 +16,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-import unicodedata
 from html.parser import HTMLParser
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from base_model_selector.study.untrusted import inert, safe_url
 
 TITLE_MAX = 200
 EXCERPT_MAX = 600
@@ -25,62 +28,38 @@ PAGE_TEXT_MAX = 4000
 FETCH_MAX_BYTES = 2_000_000
 
 INSTRUCTION_FLAG = "instruction-like text (kept as quoted data, not followed)"
+KNOWN_FLAGS = frozenset({INSTRUCTION_FLAG})
+"""The only flags a web result can carry; anything else read back from a file is dropped."""
 _INSTRUCTION_LIKE = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your)\b"
     r"[^.\n]{0,30}\b(instructions?|prompts?|rules|guidelines)\b"
     r"|\bsystem prompt\b|\byou are now\b|\bnew instructions\b|<\s*/?\s*(system|assistant|user)\s*>",
     re.IGNORECASE,
 )
-_KEEP_CONTROL = {"\n", "\t"}
 
 
-def inert(text: object, limit: int, *, single_line: bool = True) -> str:
-    """`text` as plain, printable, length-capped text: control and format characters (including zero-width and
-    bidirectional overrides) removed, whitespace collapsed, cut at `limit` characters with an ellipsis."""
-    raw = unicodedata.normalize("NFC", str(text or ""))
-    cleaned = "".join(ch if ch in _KEEP_CONTROL or unicodedata.category(ch)[0] != "C" else " " for ch in raw)
-    if single_line:
-        out = " ".join(cleaned.split())
-    else:
-        lines = [" ".join(line.split()) for line in cleaned.split("\n")]
-        out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    if len(out) > limit:
-        out = out[: max(limit - 1, 0)].rstrip() + "…"
-    return out
-
-
-def instruction_flags(*texts: str) -> list[str]:
+def instruction_flags(*texts: str | None) -> list[str]:
     """A flag when any text reads like an instruction to the agent; the text itself is kept unchanged."""
     return [INSTRUCTION_FLAG] if any(_INSTRUCTION_LIKE.search(t or "") for t in texts) else []
+
+
+def checked_flags(stored: list[str], *texts: str | None) -> list[str]:
+    """The flags a result read back from disk may carry: the tool's own, recomputed from its text, never ones a
+    file edit (or a page) chose."""
+    return sorted({f for f in stored if f in KNOWN_FLAGS} | set(instruction_flags(*texts)))
 
 
 def canonical_url(url: str) -> str | None:
     """The URL used to deduplicate results: http(s) only, lower-case host, no fragment, no tracking
     parameters, no trailing slash. None for anything that is not a web URL."""
-    text = inert(url, 2000)
-    try:
-        parts = urlsplit(text)
-    except ValueError:
+    text = safe_url(inert(url, 2000))
+    if text is None:
         return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        return None
+    parts = urlsplit(text)
     query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith(("utm_", "fbclid=", "gclid=")))
     netloc = parts.netloc.lower()
     path = parts.path.rstrip("/") or ""
     return urlunsplit((parts.scheme.lower(), netloc, path, query, ""))
-
-
-def md_inline(text: str) -> str:
-    """Escape untrusted text for one Markdown table cell or list item, so it renders as literal text."""
-    escaped = re.sub(r"([\\`*_\[\]<>|#!~])", r"\\\1", text.replace("\n", " "))
-    return escaped.replace("\r", " ")
-
-
-def md_url(url: str) -> str:
-    """A URL safe inside Markdown link parentheses; anything but http(s) becomes '#'."""
-    if urlsplit(url).scheme.lower() not in {"http", "https"}:
-        return "#"
-    return re.sub(r"[\s()<>\[\]`]", lambda m: f"%{ord(m.group(0)):02X}", url)
 
 
 # ---------------------------------------------------------------- HTML → text

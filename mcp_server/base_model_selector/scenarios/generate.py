@@ -25,12 +25,13 @@ from base_model_selector.serving.backends import Backend, ProgressFn, using
 from base_model_selector.serving.engine import RetryPolicy, WorkItem, run_work
 from base_model_selector.study import templating
 from base_model_selector.study.directory import Study
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 from base_model_selector.study.types import Scenario, utc_now
 
 MAX_ATTEMPTS = 4
 """Model calls per slot before it is reported as failed (empty, refusing or duplicate replies)."""
 MAX_AVOID = 3
+_OUTCOME_WORDS = {"empty": "empty", "refusal": "refusal", "duplicate": "near-duplicate of an accepted scenario"}
 Outcome = Literal["accepted", "empty", "refusal", "duplicate"]
 PROMPT_TEMPLATE = "scenario_prompt.md.j2"
 
@@ -127,6 +128,23 @@ def existing_scenarios(study: Study) -> list[Scenario]:
     return list(study.read_jsonl(study.paths.scenarios, Scenario).records)
 
 
+def unfilled_slots(study: Study, scenarios: list[Scenario] | None = None) -> tuple[list[PlanSlot], int]:
+    """The planned slots no scenario fills yet, and how many slots the plan has (0 without a plan)."""
+    plan = study.read_json(study.paths.plan, ScenarioPlan)
+    if plan is None:
+        return [], 0
+    filled = {s.slot for s in (existing_scenarios(study) if scenarios is None else scenarios) if s.slot}
+    return [s for s in plan.slots if s.slot not in filled], len(plan.slots)
+
+
+def cells_text(slots: list[PlanSlot], limit: int = 5) -> str:
+    """The cells of some slots, for a one-line message: `billing / refund request / terse ×2; …`."""
+    counts = Counter(_cell(s) for s in slots)
+    shown = [f"{cell}" + (f" ×{n}" if n > 1 else "") for cell, n in counts.most_common(limit)]
+    more = len(counts) - limit
+    return "; ".join(shown) + (f"; and {more} more cells" if more > 0 else "")
+
+
 def dedup_index(scenarios: list[Scenario]) -> DedupIndex:
     index = DedupIndex()
     for s in scenarios:
@@ -136,9 +154,24 @@ def dedup_index(scenarios: list[Scenario]) -> DedupIndex:
 
 # --------------------------------------------------------------------------- generation
 class SlotFailure(BaseModel):
-    slot: str
-    cell: str
-    reason: str
+    slot: str = Field(description="The plan slot ID (add_scenarios takes {text, slot} to fill it by hand)")
+    cell: str = Field(description="topic / subtopic / style (/ edge case) the slot stands for")
+    reason: str = Field(description="Why it stayed empty: what the generator's replies were, or the server error")
+
+
+SLOTS_LISTED = 20
+"""Failed slots listed one by one in a summary; beyond that they are counted per cell (the result lists all)."""
+
+
+def failed_slot_lines(failed: list[SlotFailure]) -> list[str]:
+    """Which slots stayed empty and why: each slot up to SLOTS_LISTED, else each cell with its count."""
+    if len(failed) <= SLOTS_LISTED:
+        return [f"    {f.slot} ({f.cell}): {f.reason}" for f in failed]
+    by_cell = Counter(f.cell for f in failed)
+    reasons = Counter(f.reason for f in failed)
+    lines = [f"    {cell}: {count} slots" for cell, count in by_cell.most_common()]
+    lines += [f"    why: {reason} ({count} slots)" for reason, count in reasons.most_common(3)]
+    return lines
 
 
 class GenerateResult(BaseModel):
@@ -162,8 +195,9 @@ class GenerateResult(BaseModel):
         ]
         if self.rejected:
             lines.append("  rejected replies: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())))
-        lines += [f"  failed {f.slot} ({f.cell}): {f.reason}" for f in self.failed[:10]]
         if self.failed:
+            lines.append(f"  {len(self.failed)} planned slots could not be filled:")
+            lines += failed_slot_lines(self.failed)
             lines.append("  Re-run generate to retry the failed slots, or write them yourself with add_scenarios.")
         lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -207,10 +241,17 @@ def generator_model(study: Study, override: str | None = None, candidate: str | 
         return chosen, []
     candidate = active_model(study, candidate)
     if not candidate:
+        root = str(study.root)
         raise StepNotReady(
-            f"{study.paths.study_yaml}: no model to write scenarios with — set scenarios.generator_model (or "
-            "judge.model), pass a model (CLI --model), or select a candidate first (step 2); an agent can also "
-            "write them itself with add_scenarios"
+            f"{study.paths.study_yaml}: no model to write scenarios with (no scenarios.generator_model, judge.model "
+            "or selected candidate)",
+            Fix(
+                "configure_study",
+                "set scenarios.generator_model (or judge.model) in study.yaml",
+                {"study": root, "settings": {"scenarios.generator_model": "<model tag>"}},
+            ),
+            Fix("generate_scenarios", cli_command(root, "generate --model <tag>"), {"study": root, "model": "<tag>"}),
+            Fix("add_scenarios", cli_command(root, "add-scenarios FILE"), {"study": root, "scenarios": []}),
         )
     return candidate, [
         f"the candidate {candidate} writes its own test scenarios; set scenarios.generator_model in study.yaml "
@@ -272,7 +313,7 @@ async def generate_scenarios(
     """
     started = time.perf_counter()
     taxonomy = load_taxonomy(study.paths.taxonomy_yaml)
-    plan, replanned = current_plan(study, taxonomy, n)
+    plan, replanned = await asyncio.to_thread(current_plan, study, taxonomy, n)  # may plan: takes the lock
     tag, warnings = generator_model(study, model, candidate)
     warnings = ([replanned] if replanned else []) + warnings + list(plan.warnings)
     cfg = study.config.scenarios
@@ -280,7 +321,7 @@ async def generate_scenarios(
     rejected: dict[str, int] = {}
     log_lock = asyncio.Lock()
 
-    with study.locked("generate scenarios"):
+    async with study.locked_async("generate scenarios"):
         existing = existing_scenarios(study)
         index = dedup_index(existing)
         filled = {s.slot for s in existing if s.slot}
@@ -294,6 +335,7 @@ async def generate_scenarios(
             slot = item.payload
             avoid: list[str] = []
             outcome: Outcome = "empty"
+            outcomes: Counter[str] = Counter()
             for attempt in range(MAX_ATTEMPTS):
                 seed = _seed(cfg.seed, slot.slot, attempt)
                 prompt = _prompt(study, taxonomy, slot, avoid)
@@ -318,6 +360,7 @@ async def generate_scenarios(
                 if outcome == "accepted":
                     index.add(sid, text)
                 else:
+                    outcomes[outcome] += 1
                     rejected[outcome] = rejected.get(outcome, 0) + 1
                     if duplicate:
                         avoid.append(index.text(duplicate))
@@ -345,7 +388,8 @@ async def generate_scenarios(
                         origin="generated",
                         slot=slot.slot,
                     )
-            raise GeneratorGaveUp(f"{MAX_ATTEMPTS} replies were unusable, the last one {outcome}")
+            kinds = ", ".join(f"{_OUTCOME_WORDS[k]} ×{n}" for k, n in outcomes.most_common())
+            raise GeneratorGaveUp(f"all {MAX_ATTEMPTS} replies were unusable ({kinds})")
 
         items = [WorkItem(key=s.slot, payload=s, label=s.slot) for s in plan.slots]
         async with using(study.config.backend, backend) as server:

@@ -71,14 +71,18 @@ class AddResult(BaseModel):
 
 
 def add_scenarios(
-    study: Study, items: list[dict[str, Any]] | list[ScenarioInput] | None = None, path: str | None = None
+    study: Study, items: list[dict[str, Any]] | list[ScenarioInput] | None = None, path: Path | None = None
 ) -> AddResult:
-    """Validate, tag, de-duplicate and append supplied scenarios; all-or-nothing on invalid input."""
+    """Validate, tag, de-duplicate and append supplied scenarios; all-or-nothing on invalid input.
+
+    `path` is read where it is: the shell that was given it decides where a caller may read from (a person on
+    the CLI anywhere; an agent over MCP inside the study or its working directory).
+    """
     if (items is None) == (path is None):
         raise ConfigError("add_scenarios needs either `items` (a list of scenarios) or `path` (a file), not both")
     origin: Literal["agent", "file"] = "agent" if path is None else "file"
-    source = "items" if path is None else str(study.inside(path))
-    raw = list(items or []) if path is None else load_scenario_file(study.inside(path))
+    source = "items" if path is None else str(path)
+    raw = list(items or []) if path is None else load_scenario_file(path)
     if not raw:
         raise ConfigError(f"{source}: no scenarios given; pass at least one {{text, topic}}")
     if len(raw) > MAX_ITEMS:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from base_model_selector.study.errors import ConfigError
+from base_model_selector.study.errors import ConfigError, Fix
 from base_model_selector.study.yamlfile import load_yaml_model
 
 MAX_WEIGHT = 1_000_000.0
@@ -223,8 +223,13 @@ def load_taxonomy(path: Path) -> Taxonomy:
     """Read and validate taxonomy.yaml; a missing file says where examples are."""
     if not path.exists():
         raise ConfigError(
-            f"{path}: not found; write the study's input taxonomy there (copy and adapt "
-            "examples/<domain>/taxonomy.yaml, see README 'Step 4')"
+            f"{path}: not found; write the study's input taxonomy (its format: README 'Step 4')",
+            Fix(
+                "write_taxonomy",
+                "write it by hand, or copy one from an example study "
+                "(`base-model-selector init /tmp/example --example customer-support` writes a complete one)",
+                {"study": str(path.parent), "topics": [{"name": "<topic>", "subtopics": [{"name": "<subtopic>"}]}]},
+            ),
         )
     return load_yaml_model(path, Taxonomy, label=str(path))
 

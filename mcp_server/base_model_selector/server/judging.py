@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from base_model_selector.judging.agent_judge import (  # step 6: tool schema types
@@ -14,36 +13,66 @@ from base_model_selector.judging.agent_judge import (  # step 6: tool schema typ
     RecordResult,
 )
 from base_model_selector.judging.assessment import AssessResult
+from base_model_selector.judging.rubric import Check, Criterion
+from base_model_selector.judging.rubric_file import RubricWritten
 from base_model_selector.server.common import (
+    READS,
+    REPLACES,
+    WRITES,
+    Fit,
+    JudgeArg,
+    JudgeModeArg,
     ModelArg,
     StudyArg,
     ToolDecorator,
     open_study,
     progress_reporter,
 )
-from base_model_selector.study.config import JUDGE_MODE_PATTERN
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
 from base_model_selector.study.types import DEFAULT_AGENT
 
-JudgeModeArg = Annotated[
-    str | None,
-    Field(
-        pattern=JUDGE_MODE_PATTERN,
-        description="The judge the decision rests on: llm (the judge model), agent (= agent:default: your recorded "
-        "verdicts), agent:<name> or human:<name>; default judge.mode in study.yaml",
-    ),
-]
-JudgeArg = Annotated[
-    str,
-    Field(
-        description="Who judges: agent:<name> (you; default agent:default) or human:<name> (a person, whose verdict "
-        "overrides the primary judge on that item)"
-    ),
-]
-
 
 def register(tool: ToolDecorator) -> None:
-    @tool("assess_responses")
+    @tool("write_rubric", title="Write the rubric", hints=REPLACES)
+    def write_rubric_tool(
+        categories: Annotated[
+            dict[str, float], Field(min_length=1, description="Category → weight; the weights sum to 1")
+        ],
+        criteria: Annotated[
+            list[Criterion],
+            Field(
+                description="YES/NO/NA questions: {id, category, question, na_invalid?, safety_gate?, "
+                "fail_examples?, calibration_examples?: [{type: PASS|FAIL|BORDERLINE, context, response, reasoning}]}"
+            ),
+        ],
+        study: StudyArg = DEFAULT_STUDY_DIR,
+        checks: Annotated[
+            list[Check] | None,
+            Field(description="Deterministic checks: {id, type, category? or gate: true, pattern|words|text|schema}"),
+        ] = None,
+        pass_threshold: Annotated[float, Field(ge=0, le=1, description="Weighted score a response needs")] = 0.80,
+        name: Annotated[str, Field(max_length=200, description="The rubric's title")] = "",
+        description: Annotated[str, Field(max_length=4000, description="What matters most, in a sentence")] = "",
+    ) -> RubricWritten:
+        """Write rubric.yaml (commented, validated exactly like the file) and summarise categories, gates, checks."""
+        from base_model_selector.judging.rubric_file import write_rubric
+
+        data = {
+            "name": name or None,
+            "description": description or None,
+            "categories": categories,
+            "pass_threshold": pass_threshold,
+            "criteria": [c.model_dump(mode="json", exclude_unset=True) for c in criteria],
+            "checks": [k.model_dump(mode="json", by_alias=True, exclude_unset=True) for k in checks or []] or None,
+        }
+        return write_rubric(open_study(study), data)
+
+    @tool(
+        "assess_responses",
+        title="Judge the responses",
+        hints=WRITES,
+        fit=Fit(brief=("outcome.agreements.by_criterion",)),
+    )
     async def assess_responses_tool(
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,
@@ -75,7 +104,12 @@ def register(tool: ToolDecorator) -> None:
             progress=progress_reporter(ctx),
         )
 
-    @tool("next_assessment_batch")
+    @tool(
+        "next_assessment_batch",
+        title="Get items to judge",
+        hints=READS,
+        fit=Fit(shrink="responses", keep=("context",)),  # a smaller batch, never a shortened rubric
+    )
     def next_assessment_batch_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         model: ModelArg = None,
@@ -85,17 +119,13 @@ def register(tool: ToolDecorator) -> None:
             str | None,
             Field(description="The context_hash of your previous batch: the rubric and instructions are left out"),
         ] = None,
-    ) -> Annotated[CallToolResult, AssessmentBatch]:
+    ) -> AssessmentBatch:
         """Get items you have not judged yet, grouped by response, to judge YES/NO/NA (the rubric comes once)."""
         from base_model_selector.judging.agent_judge import next_assessment_batch
 
-        batch = next_assessment_batch(open_study(study), model, k, judge=judge, context_hash=context_hash)
-        # The batch once as compact text (what a text-only client shows the agent), once as structured data.
-        return CallToolResult(
-            content=[TextContent(type="text", text=batch.summary())], structured_content=batch.model_dump(mode="json")
-        )
+        return next_assessment_batch(open_study(study), model, k, judge=judge, context_hash=context_hash)
 
-    @tool("record_assessments")
+    @tool("record_assessments", title="Record your verdicts", hints=WRITES)
     def record_assessments_tool(
         verdicts: Annotated[
             list[AgentVerdict],

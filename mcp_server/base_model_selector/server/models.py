@@ -9,6 +9,8 @@ from pydantic import Field
 
 from base_model_selector.baseline.run import BaselineSummary
 from base_model_selector.server.common import (
+    WRITES,
+    Hints,
     ModelArg,
     StudyArg,
     ToolDecorator,
@@ -23,21 +25,21 @@ from base_model_selector.study.directory import DEFAULT_STUDY_DIR
 
 
 def register(tool: ToolDecorator) -> None:
-    @tool("pull_model")
+    @tool("pull_model", title="Pull the model", hints=Hints(read_only=False, open_world=True))
     async def pull_model_tool(ctx: Context, study: StudyArg = DEFAULT_STUDY_DIR, model: ModelArg = None) -> PullResult:
         """Pull the model onto every configured Ollama host (returns at once when it is already there)."""
         from base_model_selector.serving.pull import pull_model
 
         return await pull_model(open_study(study), model, progress=progress_reporter(ctx))
 
-    @tool("check_model")
+    @tool("check_model", title="Check the model's real facts", hints=WRITES)
     async def check_model_tool(study: StudyArg = DEFAULT_STUDY_DIR, model: ModelArg = None) -> CheckReport:
         """Record the model's real facts and a smoke test, and list where they disagree with the catalog."""
         from base_model_selector.serving.check import check_model
 
         return await check_model(open_study(study), model)
 
-    @tool("run_baseline")
+    @tool("run_baseline", title="Run the baseline", hints=WRITES)
     async def run_baseline_tool(
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,

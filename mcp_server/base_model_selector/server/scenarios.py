@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from pydantic import Field
@@ -10,17 +10,71 @@ from pydantic import Field
 from base_model_selector.scenarios.generate import GenerateResult, PlanReport
 from base_model_selector.scenarios.input import AddResult, ScenarioInput
 from base_model_selector.scenarios.plan import MAX_N  # step 4: tool schema types
+from base_model_selector.scenarios.taxonomy import EdgeCase, Persona, Style, Topic
+from base_model_selector.scenarios.taxonomy_file import TaxonomyWritten
 from base_model_selector.server.common import (
+    REPLACES,
+    WRITES,
+    Fit,
     StudyArg,
     ToolDecorator,
     open_study,
     progress_reporter,
+    readable_file,
 )
 from base_model_selector.study.directory import DEFAULT_STUDY_DIR
 
 
 def register(tool: ToolDecorator) -> None:
-    @tool("plan_scenarios")
+    @tool("write_taxonomy", title="Write the input taxonomy", hints=REPLACES)
+    def write_taxonomy_tool(
+        topics: Annotated[
+            list[Topic],
+            Field(
+                min_length=1,
+                description="What users bring: {name, weight?, description?, subtopics: [{name, weight?, "
+                "examples: [how users phrase it]}]}",
+            ),
+        ],
+        study: StudyArg = DEFAULT_STUDY_DIR,
+        description: Annotated[str, Field(max_length=4000, description="Who the users are")] = "",
+        styles: Annotated[
+            list[Style] | None,
+            Field(description="How they write, {name, weight?, description?}; default terse, conversational, detailed"),
+        ] = None,
+        edge_cases: Annotated[
+            list[EdgeCase] | None,
+            Field(description="Inputs that must be represented: {name, weight?, examples?, topics?, styles?}"),
+        ] = None,
+        edge_case_share: Annotated[
+            float | None, Field(ge=0, le=0.9, description="Share of scenarios that are edge cases (0.2)")
+        ] = None,
+        personas: Annotated[
+            list[Persona] | None, Field(description="Who writes: {name, weight?, description?}")
+        ] = None,
+    ) -> TaxonomyWritten:
+        """Write taxonomy.yaml (commented, validated like the file) and report what a plan would cover."""
+        from base_model_selector.scenarios.taxonomy_file import write_taxonomy
+
+        def dumped(items: list[Any] | None) -> list[dict[str, Any]] | None:
+            return None if items is None else [i.model_dump(mode="json", exclude_unset=True) for i in items]
+
+        data = {
+            "description": description or None,
+            "topics": dumped(topics),
+            "styles": dumped(styles),
+            "edge_cases": dumped(edge_cases),
+            "edge_case_share": edge_case_share,
+            "personas": dumped(personas),
+        }
+        return write_taxonomy(open_study(study), data)
+
+    @tool(
+        "plan_scenarios",
+        title="Plan the scenarios",
+        hints=WRITES,
+        fit=Fit(items="slots", key=("slot",), limit=50),
+    )
     def plan_scenarios_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         n: Annotated[
@@ -36,7 +90,7 @@ def register(tool: ToolDecorator) -> None:
 
         return plan_report(open_study(study), n, seed, include_slots=include_slots)
 
-    @tool("generate_scenarios")
+    @tool("generate_scenarios", title="Generate the scenarios", hints=WRITES)
     async def generate_scenarios_tool(
         ctx: Context,
         study: StudyArg = DEFAULT_STUDY_DIR,
@@ -55,7 +109,7 @@ def register(tool: ToolDecorator) -> None:
 
         return await generate_scenarios(open_study(study), n=n, model=model, progress=progress_reporter(ctx))
 
-    @tool("add_scenarios")
+    @tool("add_scenarios", title="Add your own scenarios", hints=WRITES)
     def add_scenarios_tool(
         study: StudyArg = DEFAULT_STUDY_DIR,
         scenarios: Annotated[
@@ -67,10 +121,12 @@ def register(tool: ToolDecorator) -> None:
             ),
         ] = None,
         path: Annotated[
-            str | None, Field(description="Or a JSONL, JSON, CSV or YAML file of them, inside the study")
+            str | None,
+            Field(description="Or a JSONL, JSON, CSV or YAML file of them, in the study or the working directory"),
         ] = None,
     ) -> AddResult:
         """Add scenarios you wrote or collected (real user messages are best); near-duplicates are rejected."""
         from base_model_selector.scenarios.input import add_scenarios
 
-        return add_scenarios(open_study(study), scenarios, path)
+        s = open_study(study)
+        return add_scenarios(s, scenarios, readable_file(s, path) if path is not None else None)

@@ -102,7 +102,7 @@ async def check_model(
         warnings=warnings,
     )
     path = study.paths.model_facts(tag)
-    with study.locked(f"check_model {tag}"):
+    async with study.locked_async(f"check_model {tag}"):
         study.write_json(path, facts)
     return CheckReport(facts=facts, path=str(path), disagreements=[c for c in comparisons if c.status == "differ"])
 

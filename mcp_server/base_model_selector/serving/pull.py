@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from base_model_selector.serving.backends import Backend, ProgressFn, PullResult, using
 from base_model_selector.study.directory import Study, active_model
-from base_model_selector.study.errors import StepNotReady
+from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 
 
 def model_under_test(study: Study, model: str | None = None) -> str:
@@ -22,8 +22,13 @@ def model_under_test(study: Study, model: str | None = None) -> str:
     tag = active_model(study, model)
     if not tag:
         raise StepNotReady(
-            f"{study.paths.selection}: no model chosen yet — choose one with select_model (CLI "
-            f"`base-model-selector --study {study.root} select`), or pass the tag explicitly (--model qwen3:8b)"
+            f"{study.paths.selection}: no model chosen yet",
+            Fix(
+                "select_model",
+                cli_command(study.root, "select PRIMARY BACKUP"),
+                {"study": str(study.root), "primary": {"candidate": "<id from the comparison table>"}},
+            ),
+            Fix("", "pass the tag explicitly (--model qwen3:8b)", {"model": "qwen3:8b"}),
         )
     return tag
 

@@ -9,10 +9,17 @@ from __future__ import annotations
 import os
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from base_model_selector.study.errors import ConfigError
+
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+BackendKind = Literal["ollama", "openai", "llamacpp"]
+"""ollama, an OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, a gateway), or llamacpp (a GGUF file
+run by llama.cpp in this process: the `embedded` extra)."""
 
 
 class Strict(BaseModel):
@@ -51,7 +58,7 @@ class BackendConfig(Strict):
     are refused with the other kinds, where the server decides them.
     """
 
-    kind: Literal["ollama", "openai", "llamacpp"] = "ollama"
+    kind: BackendKind = "ollama"
     hosts: list[str] = Field(
         default_factory=list,
         description="Server URLs; empty means $OLLAMA_HOST or http://127.0.0.1:11434. Several spread the load.",
@@ -114,25 +121,47 @@ class BackendConfig(Strict):
     @field_validator("hosts")
     @classmethod
     def _urls(cls, hosts: list[str]) -> list[str]:
-        out = []
-        for host in hosts:
-            host = host.strip().rstrip("/")
-            if not host:
-                raise ValueError("a host is empty")
-            if "://" not in host:
-                host = "http://" + host
-            if not host.startswith(("http://", "https://")):
-                raise ValueError(f"{host!r} is not an http(s) URL")
-            out.append(host)
-        return out
+        return [server_url(host) for host in hosts]
 
     def resolved_hosts(self) -> list[str]:
         if self.hosts:
             return list(self.hosts)
-        env = os.environ.get("OLLAMA_HOST", "").strip()
-        if env:
-            return self._urls([env if "://" in env else "http://" + env])
-        return [DEFAULT_OLLAMA_HOST]
+        return [ollama_host_from_env() or DEFAULT_OLLAMA_HOST]
+
+
+def ollama_host_from_env() -> str | None:
+    """$OLLAMA_HOST as a server URL (None when unset), or one ConfigError naming it. Checked before the ollama
+    client is imported, since that library parses the variable at import and fails with a traceback."""
+    env = os.environ.get("OLLAMA_HOST", "").strip()
+    if not env:
+        return None
+    try:
+        return server_url(env)
+    except ValueError as err:
+        raise ConfigError(
+            f"OLLAMA_HOST={env!r}: {err}; set it to host:port or http://host:port (e.g. 127.0.0.1:11434), "
+            "or unset it to use http://127.0.0.1:11434"
+        ) from None
+
+
+def server_url(text: str) -> str:
+    """A model server's base URL from `host`, `host:port` or `http(s)://host:port`; ValueError saying what is
+    wrong otherwise (a bad port, no host, another scheme), so it is refused before any request is made."""
+    host = text.strip()
+    if not host:
+        raise ValueError("a host is empty")
+    if "://" not in host:
+        host = "http://" + host
+    try:
+        parts = urlsplit(host)
+        _ = parts.port  # raises on a port that is not a number in 0–65535
+    except ValueError as err:
+        raise ValueError(f"{text.strip()!r} is not a valid URL ({err})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{text.strip()!r} is not an http(s) URL")
+    if not parts.hostname or any(ch.isspace() for ch in host):
+        raise ValueError(f"{text.strip()!r} has no valid host name")
+    return host.rstrip("/")
 
 
 class GenerationConfig(Strict):
@@ -199,6 +228,13 @@ class ScenarioConfig(Strict):
         le=32768,
         description="Generator reply tokens per scenario: room for a pasted long message; a small model that "
         "rambles is cut here",
+    )
+    min_share: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="evaluate goes on (with a warning) when at least this share of the planned scenarios was "
+        "written; below it, it stops before the baseline",
     )
 
 

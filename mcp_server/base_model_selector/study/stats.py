@@ -15,6 +15,8 @@ from dataclasses import dataclass
 Z_95 = 1.959963984540054  # the two-sided 95% normal quantile
 MAX_SETTLE_N = 1_000_000
 """Largest total number of scenarios the settle search considers; beyond it we say it cannot practically settle."""
+PRACTICAL_SETTLE_N = 1_000
+"""More scenarios than a study would realistically judge: past it the decision says "borderline", not a count."""
 
 
 def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:

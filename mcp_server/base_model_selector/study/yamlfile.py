@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from base_model_selector.study.errors import ConfigError
+from base_model_selector.study.errors import ConfigError, Fix
 
 if TYPE_CHECKING:
     import yaml
@@ -93,6 +93,8 @@ def parse_yaml_text(text: str, name: str) -> tuple[Any, yaml.Node | None]:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"{name}{where}: not valid YAML: {problem}; fix the syntax and retry") from err
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply to read; a person-written file never needs that") from None
     return data, root
 
 
@@ -103,7 +105,9 @@ def load_yaml_model(path: Path, model: type[M], *, label: str | None = None) -> 
     return validate_yaml_text(text, model, name=name)
 
 
-def read_config_text(path: Path, *, shown: str, expected: str, missing_hint: str = "") -> str:
+def read_config_text(
+    path: Path, *, shown: str, expected: str, missing_hint: str = "", fixes: tuple[Fix, ...] = ()
+) -> str:
     """The text of a file a person writes, or one ConfigError naming it (`shown`) and what was expected there.
 
     A directory, a missing file and an unreadable one each get their own message, so the fix is obvious.
@@ -113,9 +117,12 @@ def read_config_text(path: Path, *, shown: str, expected: str, missing_hint: str
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{shown}: not found{missing_hint}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{shown}: cannot be read ({err})") from err
+        raise ConfigError(f"{shown}: not found{missing_hint}", *fixes) from None
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{shown} (line {line}): not valid UTF-8; save the file as UTF-8 and retry") from None
+    except OSError as err:
+        raise ConfigError(f"{shown}: cannot be read ({err.strerror}); check the file and its permissions") from err
 
 
 def validate_yaml_text(text: str, model: type[M], *, name: str) -> M:
@@ -128,3 +135,19 @@ def validate_yaml_text(text: str, model: type[M], *, name: str) -> M:
         return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(name, err, root)) from err
+
+
+def commented_yaml(header: str, sections: dict[str, str], data: dict[str, Any]) -> str:
+    """A file a person will read and edit, written by a tool: `header`, then each key of `data` that is set, in
+    `sections` order, under its comment. Keys `sections` does not know are written last (the loader then names
+    them), so the person sees every problem where it is."""
+    import yaml  # lazily: the MCP server starts without it
+
+    parts = [header]
+    comments = sections | {key: "(not a known key)" for key in data if key not in sections}
+    for key, comment in comments.items():
+        if data.get(key) is None:
+            continue
+        body = yaml.safe_dump({key: data[key]}, sort_keys=False, allow_unicode=True, width=110, indent=2)
+        parts.append(f"\n# {comment}\n{body}" if comment else body)
+    return "".join(parts)

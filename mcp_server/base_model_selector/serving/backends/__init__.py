@@ -54,6 +54,9 @@ def make_backend(config: BackendConfig) -> Backend:
         from base_model_selector.serving.backends.llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(config)
+    from base_model_selector.study.config import ollama_host_from_env
+
+    ollama_host_from_env()  # a bad $OLLAMA_HOST is one clear error here, not a traceback from `import ollama`
     from base_model_selector.serving.backends.ollama import OllamaBackend
 
     return OllamaBackend(config)

@@ -26,6 +26,7 @@ from base_model_selector.study.errors import (
     BackendError,
     BackendUnreachable,
     BMSError,
+    Fix,
     ModelNotFound,
     TransientBackendError,
 )
@@ -49,8 +50,8 @@ def unreachable(host: str) -> BackendUnreachable:
 def not_pulled(model: str, host: str, *, several: bool = False) -> ModelNotFound:
     where = f"`OLLAMA_HOST={host} ollama pull {model}`" if several else f"`ollama pull {model}`"
     return ModelNotFound(
-        f"model '{model}' is not pulled on {host} — run `base-model-selector pull {model}` (pulls on every host) "
-        f"or {where}"
+        f"model '{model}' is not pulled on {host} ({where} also pulls it there)",
+        Fix("pull_model", f"base-model-selector pull {model}", {"model": model}),
     )
 
 
@@ -123,9 +124,9 @@ class OllamaBackend:
                 raise not_pulled(model, missing[0])
             have = [h for h in self.hosts if h not in missing]
             raise ModelNotFound(
-                f"model '{model}' is missing on {', '.join(missing)} (present on {', '.join(have) or 'no host'}) — "
-                f"run `base-model-selector pull {model}` (pulls on every host) or "
-                f"`OLLAMA_HOST={missing[0]} ollama pull {model}`"
+                f"model '{model}' is missing on {', '.join(missing)} (present on {', '.join(have) or 'no host'}; "
+                f"`OLLAMA_HOST={missing[0]} ollama pull {model}` also pulls it there)",
+                Fix("pull_model", f"base-model-selector pull {model}", {"model": model}),
             )
         host = self.hosts[0]
         try:
