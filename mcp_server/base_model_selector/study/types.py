@@ -71,7 +71,8 @@ class FactCheck(Record):
 
 
 class ModelFacts(Record):
-    """runs/<model>/model.json: what the model server says the model really is, checked against the catalog."""
+    """runs/<model>/model.json: what the model server (or the GGUF file) says the model really is, checked against
+    the catalog."""
 
     model: str
     hosts: list[str]
@@ -85,6 +86,8 @@ class ModelFacts(Record):
     license_first_line: str | None = None
     capabilities: list[str] = Field(default_factory=list)
     size_bytes: int | None = None
+    name: str | None = Field(default=None, description="The model's own name, when it states one (GGUF)")
+    chat_template: str | None = Field(default=None, description="The chat template it ships, when known (GGUF)")
     smoke: SmokeTest | None = None
     catalog_id: str | None = Field(default=None, description="The catalog entry compared against, if any")
     comparisons: list[FactCheck] = Field(default_factory=list)

@@ -35,7 +35,7 @@ class ChatResult(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """The facts a server reports about one model (Ollama's /api/show and /api/tags)."""
+    """The facts a server reports about one model (Ollama's /api/show and /api/tags, or a GGUF file's header)."""
 
     model: str
     hosts: list[str] = Field(description="Every host the model was found on")
@@ -50,6 +50,11 @@ class ModelInfo(BaseModel):
     license_first_line: str | None = None
     capabilities: list[str] = Field(default_factory=list)
     size_bytes: int | None = None
+    name: str | None = Field(default=None, description="The model's own name (GGUF general.name)")
+    chat_template: str | None = Field(default=None, description="The chat template the model ships (GGUF)")
+    catalog_names: list[str] = Field(
+        default_factory=list, description="Names the catalog may list it under, from its own metadata (GGUF)"
+    )
     warnings: list[str] = Field(default_factory=list, description="e.g. hosts holding different builds")
 
     @property
