@@ -226,3 +226,18 @@ def test_write_doc_keeps_the_mode_of_the_teams_notes_and_document(study: Study) 
     write_decision_doc(study, MODEL, qualitative_notes="Polite, but generic.", today=TODAY)
     assert oct(notes.stat().st_mode & 0o777) == oct(0o664) and "generic" in notes.read_text(encoding="utf-8")
     assert oct(study.docs_path().stat().st_mode & 0o777) == oct(0o664)
+
+
+def test_a_demonstration_study_says_so_before_anything_else(study: Study) -> None:
+    """The quick start runs a 135M model: its document must not read like a verdict on a real candidate."""
+    write_decision_doc(study, MODEL, today=TODAY, version="0.0.0-test")
+    assert "A demonstration, not a verdict" not in _doc(study)
+    yaml_path = study.paths.study_yaml
+    yaml_path.write_text(yaml_path.read_text(encoding="utf-8") + "demonstration: true\n", encoding="utf-8")
+    demo = Study.open(study.root)
+    decide(demo, MODEL, decided_at=STAMP)
+    write_decision_doc(demo, MODEL, today=TODAY, version="0.0.0-test")
+    head = _doc(demo).split("## Model Selection")[0]
+    assert "**A demonstration, not a verdict.**" in head
+    assert f"ran `{MODEL}` (" in head and "say nothing about whether a base model is good enough" in head
+    assert check_document(_doc(demo)) == []

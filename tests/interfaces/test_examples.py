@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from base_model_selector.judging.rubric import load_rubric
 from base_model_selector.scenarios.taxonomy import load_taxonomy
 from base_model_selector.study.directory import Study
 from base_model_selector.study.types import Answer
+from smollm2 import SMOLLM2
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = ["empathetic-coaching", "customer-support", "sql-analyst"]
@@ -81,3 +84,23 @@ def test_the_wheel_ships_every_person_written_file_of_every_example_and_nothing_
     }
     assert {k for k in shipped if k.startswith("examples/")} == expected
     assert all(shipped[k] == f"base_model_selector/{k}" for k in expected)
+
+
+def test_the_quickstart_is_a_small_demonstration_that_needs_no_server() -> None:
+    study = Study.open(EXAMPLES / "quickstart")
+    cfg = study.config
+    assert cfg.demonstration, "its document must say that a 135M model shows the pipeline, not a verdict"
+    assert (cfg.backend.kind, cfg.backend.model) == ("llamacpp", SMOLLM2)
+    assert cfg.scenarios.n == 12 and cfg.judge.batched and not cfg.research.web_search
+    assert study.docs_path().is_relative_to(study.root)
+    rubric = load_rubric(EXAMPLES / "quickstart" / "rubric.yaml")
+    assert 3 <= len(rubric.criteria) <= 4 and any(c.safety_gate for c in rubric.criteria)
+    assert len(load_taxonomy(EXAMPLES / "quickstart" / "taxonomy.yaml").topics) <= 4
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (EXAMPLES.parent / ".git").exists(), reason="not a git clone")
+@pytest.mark.parametrize("written", ["runs/m/responses.jsonl", "scenarios/scenarios.jsonl", "docs/x.md", ".study.lock"])
+def test_what_running_the_readme_command_writes_is_ignored_by_git(written: str) -> None:
+    path = f"examples/quickstart/{written}"
+    result = subprocess.run(["git", "check-ignore", "-q", path], cwd=EXAMPLES.parent, check=False)
+    assert result.returncode == 0, f"{path} would leave the clone dirty"

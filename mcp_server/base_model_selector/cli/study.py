@@ -30,7 +30,9 @@ def init(
         str | None, typer.Option(help="Who judges: llm (a judge model), agent, agent:<name> or human:<name> (llm)")
     ] = None,
     judge_model: Annotated[str | None, typer.Option(help="Judge model tag (default: the candidate, warned)")] = None,
-    backend_kind: Annotated[BackendKind | None, typer.Option(help="Model server kind (ollama)")] = None,
+    backend_kind: Annotated[
+        BackendKind | None, typer.Option(help="Model server kind: ollama, openai, or llamacpp (a GGUF run in-process)")
+    ] = None,
     host: Annotated[list[str] | None, typer.Option(help="Model server URL (repeat for several hosts)")] = None,
     parallel: Annotated[int | None, typer.Option(help="Requests in flight per host (OLLAMA_NUM_PARALLEL)")] = None,
     scenarios: Annotated[int | None, typer.Option("--scenarios", help="How many scenarios (50)")] = None,

@@ -13,9 +13,11 @@ import hashlib
 import os
 import re
 from collections import Counter
+from importlib import metadata
 from pathlib import Path
 
 from base_model_selector.decision.decide import Decision
+from base_model_selector.study.config import BackendConfig
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StudyError
 from base_model_selector.study.storage import read_jsonl
@@ -84,6 +86,21 @@ def generator_as_recorded(study: Study) -> str:
     return "; ".join(f"{who} ({n})" for who, n in sorted(writers.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def backend_text(backend: BackendConfig) -> str:
+    """The backend kind; for llama.cpp in-process also its settings and the binding's version, which shape replies."""
+    if backend.kind != "llamacpp":
+        return backend.kind
+    try:
+        binding = f"llama-cpp-python {metadata.version('llama-cpp-python')}"
+    except metadata.PackageNotFoundError:
+        binding = "llama-cpp-python not installed"
+    threads = backend.n_threads or "default"
+    return (
+        f"llamacpp ({binding}; n_ctx={backend.n_ctx or 'auto'}, n_threads={threads}, "
+        f"n_gpu_layers={backend.n_gpu_layers})"
+    )
+
+
 def reproducibility(
     study: Study, model: str, decision: Decision, version: str, digest: str | None
 ) -> list[tuple[str, str]]:
@@ -96,7 +113,7 @@ def reproducibility(
     return [
         ("Model", model),
         ("Model digest", decision.digest or digest or "unknown"),
-        ("Backend", cfg.backend.kind),
+        ("Backend", backend_text(cfg.backend)),
         *server_rows(study, model),
         (
             "Generation options",

@@ -252,6 +252,7 @@ def build_context(
     how = f"add them under `## {{}}` in {study.paths.notes_md.name} or with `write_decision_doc`, then re-render"
     return {
         "domain": study.config.domain,
+        "demonstration": study.config.demonstration,
         "use_case": " ".join(study.config.use_case.split()),
         "study_name": study.root.name,
         "model": model,

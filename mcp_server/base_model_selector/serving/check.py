@@ -1,12 +1,13 @@
 """Step 3b: what the pulled model really is, checked against what the catalog said.
 
-Catalog facts come from model cards and articles; the server reports what was actually downloaded: the
-parameter count, the quantisation, the native context length, the licence text, capabilities such as thinking.
-They disagree more often than one would hope (a tag pointing at another size, a licence that changed, a context
-the card overstates). The decision document must rest on the real facts, so this step records them with a
-short smoke test (does it load and answer, how fast, does the same request get the same reply, which form of
-structured output the server takes) in runs/<model>/model.json, with the server's own record and the facts it does
-not report, and lists every disagreement with the catalog instead of hiding it.
+Catalog facts come from model cards and articles; the server (or, for llama.cpp, the GGUF file's own metadata)
+reports what was actually downloaded: the parameter count, the quantisation, the native context length, the
+licence text, capabilities such as thinking. They disagree more often than one would hope (a tag pointing at
+another size, a licence that changed, a context the card overstates). The decision document must rest on the
+real facts, so this step records them with a short smoke test (does it load and answer, how fast, does the same
+request get the same reply, which form of structured output the server takes) in runs/<model>/model.json, with
+the server's own record and the facts it does not report, and lists every disagreement with the catalog instead
+of hiding it.
 
 Contract: `await check_model(study, model=None, *, backend=None, catalog=None, smoke=True) -> CheckReport`
 (`catalog` is anything with `.get(id_or_name_or_tag)` returning an object with `id`, `params_b`,
@@ -98,7 +99,7 @@ async def check_model(
         info = await server.show(tag)
         server_facts = info.server.model_copy() if info.server is not None else None
         smoke_test = await _smoke(server, tag, study, server_facts) if smoke else None
-    entry = _catalog_entry(study, tag, catalog)
+    entry = _catalog_entry(study, tag, catalog, info.catalog_names)
     comparisons = compare_with_catalog(info, entry) if entry is not None else []
     warnings = list(info.warnings)
     if smoke_test is not None and not smoke_test.text.strip():
@@ -116,6 +117,8 @@ async def check_model(
         license_first_line=info.license_first_line,
         capabilities=info.capabilities,
         size_bytes=info.size_bytes,
+        name=info.name,
+        chat_template=info.chat_template,
         smoke=smoke_test,
         server=server_facts,
         not_reported=info.not_reported,
@@ -164,8 +167,9 @@ async def _smoke(server: Backend, tag: str, study: Study, facts: ServerInfo | No
     )
 
 
-def _catalog_entry(study: Study, tag: str, catalog: CatalogLike | None) -> Any:
-    """The catalog entry for the model: via the selection's candidate id when it names this tag, else the tag."""
+def _catalog_entry(study: Study, tag: str, catalog: CatalogLike | None, own_names: list[str] | None = None) -> Any:
+    """The catalog entry for the model: via the selection's candidate id when it names this tag, else the tag,
+    else the names the model states itself (a GGUF's `<basename>-<size label>`, e.g. smollm2-135m-instruct)."""
     if catalog is None:
         from base_model_selector.research.catalog import load_catalog
 
@@ -178,7 +182,11 @@ def _catalog_entry(study: Study, tag: str, catalog: CatalogLike | None) -> Any:
                 entry = catalog.get(chosen.candidate_id)
                 if entry is not None:
                     return entry
-    return catalog.get(tag)
+    for name in [tag, *(own_names or [])]:
+        entry = catalog.get(name)
+        if entry is not None:
+            return entry
+    return None
 
 
 def compare_with_catalog(info: ModelInfo, entry: Any) -> list[FactCheck]:

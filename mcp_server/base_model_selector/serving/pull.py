@@ -2,9 +2,9 @@
 
 The baseline cannot run on a model the server does not have, and a pull of several gigabytes is the slowest,
 most interruptible thing a user does here. This module resolves which model is meant (an explicit tag, else the
-primary chosen in step 2) and pulls it on every configured host with byte-level progress. A model already
-present returns at once; an unknown tag says where to find valid ones; an interrupted pull says to run it again
-(Ollama resumes from the data it already has).
+GGUF study.yaml names for llama.cpp, else the primary chosen in step 2) and pulls it on every configured host
+with byte-level progress. A model already present returns at once; an unknown tag says where to find valid ones;
+an interrupted pull says to run it again (Ollama and the Hugging Face cache resume from the data they have).
 
 Contract: `model_under_test(study, model) -> str` (raises `StepNotReady` when nothing is chosen) and
 `await pull_model(study, model=None, *, backend=None, progress=None) -> PullResult`.
@@ -18,7 +18,7 @@ from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 
 
 def model_under_test(study: Study, model: str | None = None) -> str:
-    """The tag to work on: the one given, else the primary chosen with select_model."""
+    """The tag to work on: the one given, else `backend.model` (llamacpp), else the primary chosen with select_model."""
     tag = active_model(study, model)
     if not tag:
         raise StepNotReady(

@@ -17,8 +17,9 @@ from base_model_selector.study.errors import ConfigError
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
-BackendKind = Literal["ollama", "openai"]
-"""ollama, or an OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, a gateway)."""
+BackendKind = Literal["ollama", "openai", "llamacpp"]
+"""ollama, an OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, a gateway), or llamacpp (a GGUF file
+run by llama.cpp in this process: the `embedded` extra)."""
 
 
 class Strict(BaseModel):
@@ -54,6 +55,13 @@ ServerKindName = Literal["auto", "llama.cpp", "llama-cpp-python", "vllm", "lmstu
 
 
 class BackendConfig(Strict):
+    """Where the model runs: Ollama (the default), an OpenAI-compatible server, or llama.cpp in this process.
+
+    `llamacpp` loads a GGUF file into the process itself (the `embedded` extra), so it has no hosts, serves one
+    request at a time, and takes its own settings (`model`, `n_ctx`, `n_threads`, `n_gpu_layers`); those settings
+    are refused with the other kinds, where the server decides them.
+    """
+
     kind: BackendKind = "ollama"
     hosts: list[str] = Field(
         default_factory=list,
@@ -88,6 +96,55 @@ class BackendConfig(Strict):
         description="llama.cpp server: false sends cache_prompt: false, so a repeated prompt is evaluated afresh and "
         "replies are seed-reproducible (slower: no prefix reuse)",
     )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="llamacpp: the GGUF under test unless --model names another: a file path, "
+        "pkg:<package>/<file> (a file inside an installed Python package) or hf:<owner>/<repo>/<file>",
+    )
+    n_ctx: int | None = Field(
+        default=None,
+        ge=512,
+        le=1_048_576,
+        description="llamacpp: context tokens; None = 4096, or more when a request asks for it, up to the model's "
+        "native context",
+    )
+    n_threads: int | None = Field(
+        default=None, ge=1, le=1024, description="llamacpp: generation threads; None = llama.cpp's default"
+    )
+    n_gpu_layers: int = Field(
+        default=0,
+        ge=-1,
+        le=100_000,
+        description="llamacpp: layers offloaded to the GPU (a GPU build of llama-cpp-python); -1 = all",
+    )
+
+    @model_validator(mode="after")
+    def _settings_of_the_kind(self) -> BackendConfig:
+        if self.server != "auto" and self.kind != "openai":
+            raise ValueError(
+                f"backend.server applies to kind openai only (kind is {self.kind}); remove it, or set kind: openai"
+            )
+        if self.kind == "llamacpp":
+            wrong = [
+                (bool(self.hosts), "hosts", "it runs in this process, not on a server; remove backend.hosts"),
+                (self.api_key_env is not None, "api_key_env", "it runs in this process; remove backend.api_key_env"),
+                (self.parallel > 1, "parallel", "one model instance answers one request at a time; set it to 1"),
+            ]
+            for given, key, why in wrong:
+                if given:
+                    raise ValueError(f"backend.{key} does not apply to kind llamacpp: {why}")
+            return self
+        local = {"model": self.model, "n_ctx": self.n_ctx, "n_threads": self.n_threads}
+        local["n_gpu_layers"] = self.n_gpu_layers or None
+        for key, value in local.items():
+            if value is not None:
+                raise ValueError(
+                    f"backend.{key} applies to kind llamacpp only (kind is {self.kind}: the server decides it); "
+                    "remove it, or set kind: llamacpp"
+                )
+        return self
 
     @field_validator("hosts")
     @classmethod
@@ -199,6 +256,13 @@ class ScenarioConfig(Strict):
     temperature: float = Field(
         default=0.9, ge=0, le=2, description="Generator temperature: high enough for varied scenarios"
     )
+    num_predict: int = Field(
+        default=1024,
+        ge=16,
+        le=32768,
+        description="Generator reply tokens per scenario: room for a pasted long message; a small model that "
+        "rambles is cut here",
+    )
     min_share: float = Field(
         default=0.9,
         gt=0,
@@ -258,6 +322,11 @@ class StudyConfig(Strict):
     docs_path: str = Field(
         default="../docs/base-model-evaluation.md",
         description="Where the decision document goes, relative to the study directory",
+    )
+    demonstration: bool = Field(
+        default=False,
+        description="True: the study only shows the pipeline (e.g. the quick start's tiny model); the decision "
+        "document says so at the top, plainly",
     )
 
     @model_validator(mode="after")

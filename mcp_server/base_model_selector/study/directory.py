@@ -400,12 +400,19 @@ def configure_study(directory: str | Path, settings: Mapping[str, Any]) -> Confi
 
 
 def active_model(study: Study, override: str | None = None) -> str | None:
-    """The model under test: an explicit one, else the primary chosen in step 2."""
+    """The model under test: an explicit one, else the GGUF study.yaml names (`backend.model`, llamacpp), else the
+    primary chosen in step 2.
+
+    `backend.model` comes before the selection because it is the more specific statement: a selection names the
+    candidate (and its Ollama tag), `backend.model` the very file to run.
+    """
     override = (override or "").strip()
     if override:
         if any(unicodedata.category(ch)[0] == "C" for ch in override):
             raise StudyError(f"model tag {override!r} contains control characters; pass the tag `ollama list` shows")
         return override
+    if study.config.backend.model:
+        return study.config.backend.model.strip()
     selection = study.read_json(study.paths.selection, Selection)
     if selection is None:
         return None

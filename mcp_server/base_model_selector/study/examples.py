@@ -1,6 +1,7 @@
 """The example studies shipped with the package, and how a new study starts from one.
 
-Three complete studies (study.yaml, system prompt, taxonomy, rubric) show what a good study looks like. They
+Three complete studies (study.yaml, system prompt, taxonomy, rubric) show what a good study looks like, and a
+small fourth (`quickstart`) runs anywhere with the embedded backend. They
 live in the clone's `examples/` and, for anyone who installed the wheel with pip or `uv tool`, inside the
 package (`base_model_selector/examples`, force-included at build time), so `init --example NAME` works for
 both. Only the files a person writes are copied, never what a run left behind in the example.

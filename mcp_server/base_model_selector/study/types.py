@@ -92,7 +92,8 @@ class ServerInfo(Record):
 
 
 class ModelFacts(Record):
-    """runs/<model>/model.json: what the model server says the model really is, checked against the catalog."""
+    """runs/<model>/model.json: what the model server (or the GGUF file) says the model really is, checked against
+    the catalog."""
 
     model: str
     hosts: list[str]
@@ -106,6 +107,8 @@ class ModelFacts(Record):
     license_first_line: str | None = None
     capabilities: list[str] = Field(default_factory=list)
     size_bytes: int | None = None
+    name: str | None = Field(default=None, description="The model's own name, when it states one (GGUF)")
+    chat_template: str | None = Field(default=None, description="The chat template it ships, when known (GGUF)")
     smoke: SmokeTest | None = None
     server: ServerInfo | None = Field(default=None, description="The server that reported these facts")
     not_reported: list[str] = Field(

@@ -3,16 +3,16 @@
 Steps 3 to 6 need the same four things from a model server: which models it has, the facts of one, a pull with
 progress, and a chat call (optionally constrained to a JSON schema, thinking on or off). They depend on this
 `Backend` protocol only, never on a client library, so tests pass a loopback fake and users can move from one
-Ollama to several hosts or to an OpenAI-compatible server (vLLM, llama.cpp server, LM Studio) by editing
-`backend:` in study.yaml.
+Ollama to several hosts, to an OpenAI-compatible server (vLLM, llama.cpp server, LM Studio) or to a GGUF file
+run by llama.cpp in-process (`kind: llamacpp`) by editing `backend:` in study.yaml.
 
 Contract (stable; other modules code against it):
 
 - `make_backend(config: BackendConfig) -> Backend` builds the configured implementation. Nothing connects until
   the first call; `await backend.aclose()` releases the connections. `async with using(config, backend) as b:`
   yields a caller's backend untouched (tests, `evaluate` sharing one) or makes one and closes it on exit.
-- `backend.slots` is the number of requests worth keeping in flight: hosts × `config.parallel`. Size the engine's
-  concurrency to it.
+- `backend.slots` is the number of requests worth keeping in flight: hosts × `config.parallel` (1 for llamacpp:
+  one in-process model instance answers one request at a time). Size the engine's concurrency to it.
 - `list_models()` → tags usable on every host. `show(model)` → `ModelInfo`, checked on every host (raises
   `ModelNotFound` naming the host that lacks it), with the server's own record (`ModelInfo.server`: kind, context
   per request, reproducibility) and the facts it does not report (`not_reported`, never guessed).
@@ -56,6 +56,10 @@ def make_backend(config: BackendConfig) -> Backend:
         from base_model_selector.serving.backends.openai_compat import OpenAICompatBackend
 
         return OpenAICompatBackend(config)
+    if config.kind == "llamacpp":
+        from base_model_selector.serving.backends.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend(config)
     from base_model_selector.study.config import ollama_host_from_env
 
     ollama_host_from_env()  # a bad $OLLAMA_HOST is one clear error here, not a traceback from `import ollama`

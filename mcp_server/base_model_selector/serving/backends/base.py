@@ -44,7 +44,7 @@ class ChatResult(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """The facts a server reports about one model (Ollama's /api/show and /api/tags)."""
+    """The facts a server reports about one model (Ollama's /api/show and /api/tags, or a GGUF file's header)."""
 
     model: str
     hosts: list[str] = Field(description="Every host the model was found on")
@@ -61,6 +61,11 @@ class ModelInfo(BaseModel):
     size_bytes: int | None = None
     server: ServerInfo | None = Field(default=None, description="The server (of the first host) and its limits")
     not_reported: list[str] = Field(default_factory=list, description="Facts this server does not report")
+    name: str | None = Field(default=None, description="The model's own name (GGUF general.name)")
+    chat_template: str | None = Field(default=None, description="The chat template the model ships (GGUF)")
+    catalog_names: list[str] = Field(
+        default_factory=list, description="Names the catalog may list it under, from its own metadata (GGUF)"
+    )
     warnings: list[str] = Field(default_factory=list, description="e.g. hosts holding different builds")
 
     @property
