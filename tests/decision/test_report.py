@@ -1,6 +1,6 @@
 """The decision document: golden output for a fixed study, its structure check, notes, overrides and refusals.
 
-Regenerate the golden file on purpose only: `BMS_REGEN_GOLDEN=1 uv run pytest tests/test_report.py`.
+Regenerate the golden file on purpose only: `BMS_REGEN_GOLDEN=1 uv run pytest tests/decision/test_report.py`.
 """
 
 from __future__ import annotations
