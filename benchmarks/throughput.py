@@ -36,9 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the loopback fakes live with the tests
 
-from base_model_selector import storage  # noqa: E402
 from base_model_selector.serving.backends import make_backend  # noqa: E402
 from base_model_selector.serving.engine import RetryPolicy, WorkItem, request_key, run_work  # noqa: E402
+from base_model_selector.study import storage  # noqa: E402
 from base_model_selector.study.config import BackendConfig  # noqa: E402
 
 MODEL = "qwen3:4b"

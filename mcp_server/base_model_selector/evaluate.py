@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from base_model_selector.serving.backends import Backend, ProgressFn
+from base_model_selector.serving.engine import next_step
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import Fix, StepNotReady, cli_command
 
@@ -25,7 +26,10 @@ STAGES = ("pull", "check", "scenarios", "baseline", "assess", "decide", "documen
 
 class StageOutcome(BaseModel):
     stage: str
-    status: str = Field(description="done (work was done), skipped (already done), or stopped")
+    status: str = Field(
+        description="done (work was done), skipped (already done), failed (items failed: the step did not finish), "
+        "or stopped"
+    )
     summary: str
 
 
@@ -124,11 +128,12 @@ async def evaluate(
 
         await display.show(1, 0.0, f"checking {tag}")
         facts = study.read_json(study.paths.model_facts(tag), ModelFacts)
-        if facts is not None and pulled.digest is not None and facts.digest == pulled.digest:
+        # An OpenAI-compatible server reports no digest: its facts (and server record) stand until `check` is run.
+        server_kind = facts.server.kind if facts is not None and facts.server is not None else None
+        if facts is not None and facts.digest == pulled.digest and (facts.digest or server_kind):
+            recorded = f"digest {facts.digest[:12]}" if facts.digest else f"{tag} on {server_kind}"
             stages.append(
-                StageOutcome(
-                    stage="check", status="skipped", summary=f"facts already recorded for digest {facts.digest[:12]}"
-                )
+                StageOutcome(stage="check", status="skipped", summary=f"facts already recorded for {recorded}")
             )
         else:
             checked = await check_model(study, tag, backend=server)
@@ -154,23 +159,19 @@ async def evaluate(
 
         await display.show(3, 0.0, "running the baseline")
         baseline = await run_baseline(study, tag, backend=server, progress=display.stage(3))
-        stages.append(
-            StageOutcome(stage="baseline", status="done" if baseline.new else "skipped", summary=baseline.summary())
-        )
+        status = "failed" if baseline.failed else "done" if baseline.new else "skipped"
+        stages.append(StageOutcome(stage="baseline", status=status, summary=baseline.summary()))
         if not baseline.complete:
             return result(
-                f"{baseline.scenarios - baseline.answered} scenarios have no response yet; run evaluate "
-                "again to retry them",
+                f"{baseline.scenarios - baseline.answered} scenarios have no response yet; "
+                + next_step(baseline.failed, "evaluate"),
                 complete=False,
             )
 
         await display.show(4, 0.0, "assessing the responses")
         assessed = await assess_responses(study, tag, backend=server, progress=display.stage(4))
-        stages.append(
-            StageOutcome(
-                stage="assess", status="done" if assessed.judge_calls else "skipped", summary=assessed.summary()
-            )
-        )
+        status = "failed" if assessed.failed_calls else "done" if assessed.judge_calls else "skipped"
+        stages.append(StageOutcome(stage="assess", status=status, summary=assessed.summary()))
         if assessed.state != "complete":
             return result(assessed.next_action, complete=False)
 
@@ -181,6 +182,9 @@ async def evaluate(
     doc = await asyncio.to_thread(functools.partial(write_decision_doc, study, tag, html=html))
     stages.append(StageOutcome(stage="document", status="done", summary=doc.summary()))
     await display.show(len(STAGES), 0.0, "finished")
+    if decision.unusable:
+        return result(f"do not act on this decision: {decision.unusable}", complete=False, decision=doc.decision,
+                      document=doc.path)  # fmt: skip
     next_action = (
         "review the document with the team; add the missing notes with write_decision_doc (or in notes.md) and "
         "re-render (CLI `write-doc`)"

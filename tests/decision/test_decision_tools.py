@@ -11,8 +11,8 @@ from base_model_selector.cli import app
 from base_model_selector.decision.decide import current_decision, decide
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import StepNotReady, StudyError
-from decision_fixture import MODEL, write_study
-from shells import run_tool
+from decision_fixture import MODEL, ROWS, write_study
+from shells import run_cli, run_tool
 
 
 @pytest.fixture
@@ -82,6 +82,30 @@ def test_a_corrupt_assessments_file_is_named_and_nothing_is_decided(root: Path) 
     assert isinstance(result.exception, StudyError)
     assert "assessments.json" in str(result.exception)
     assert not (root / "runs" / "qwen3-8b" / "decision.json").exists()
+
+
+def test_a_decision_resting_on_too_many_judge_errors_is_unusable_says_so_first_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [(*row[:4], "E" + row[4][1:]) if i < 6 else row for i, row in enumerate(ROWS)]  # 6 more ERRORs: 7
+    root = write_study(tmp_path / "errors", rows)
+    code, out, _ = run_cli(["--study", str(root), "decide"], capsys)
+    assert code == 1
+    assert out.startswith("UNUSABLE: 7 of 30 judge verdicts (23%) are ERROR")
+    assert "more than judge.max_error_share (10%)" in out and "--rejudge-errors" in out
+    assert run_cli(["--study", str(root), "write-doc"], capsys)[0] == 0
+    text = (root / "docs" / "base-model-evaluation.md").read_text(encoding="utf-8")
+    first_section = text.index("## Model Selection")
+    assert text.index("> **Unusable decision — do not act on it.** 7 of 30 judge verdicts") < first_section
+    assert "**Decision: unusable**" in text and "| Unusable: " in text
+    assert "1. Do not act on this decision: 7 of 30 judge verdicts" in text
+
+    study_yaml = root / "study.yaml"
+    study_yaml.write_text(
+        study_yaml.read_text().replace("  model: judge:7b", "  model: judge:7b\n  max_error_share: 0.25")
+    )
+    code, out, _ = run_cli(["--study", str(root), "decide"], capsys)
+    assert code == 0 and "UNUSABLE" not in out, "the share is the study's to set"
 
 
 def test_current_decision_is_what_decide_writes_without_writing_it(root: Path) -> None:

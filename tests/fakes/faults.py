@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from .replies import ServerBusy
 
-FAULT_KINDS = frozenset({"http500", "503", "drop", "invalid_json", "invalid_body"})
+FAULT_KINDS = frozenset({"http500", "503", "drop", "invalid_json", "invalid_body", "stall", "validation500", "http400"})
 """Faults an inference request can be made to suffer:
 
 - ``http500``: HTTP 500 with the server's error body, before any work is done.
@@ -18,6 +18,11 @@ FAULT_KINDS = frozenset({"http500", "503", "drop", "invalid_json", "invalid_body
 - ``drop``: the connection is closed mid-stream (stream) or before any response byte (non-stream).
 - ``invalid_json``: HTTP 200 whose reply *content* is truncated JSON (not valid for the schema).
 - ``invalid_body``: HTTP 200 whose *body* (or a stream line) is not JSON at all.
+- ``validation500``: HTTP 500 whose body is a request validation error (llama-cpp-python's answer to a field it
+  cannot parse): a refused request, not a server fault.
+- ``http400``: HTTP 400, the request refused (FakeOpenAI).
+- ``stall``: a streamed reply that stops after half its pieces and stays silent (the connection open) until the
+  client gives up; a non-streamed one just never answers within the fake's `stall_s`.
 """
 
 

@@ -95,6 +95,17 @@ class Exchange:
     def end_stream(self) -> None:
         self._handler.wfile.write(b"0\r\n\r\n")
 
+    def client_gone(self) -> bool:
+        """The client closed its end of the connection (what a cancelled request looks like to a server)."""
+        import select
+
+        sock = self._handler.connection
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def drop(self) -> None:
         """Hang up: no further bytes, no end-of-stream marker."""
         self._handler.close_connection = True
@@ -204,11 +215,14 @@ class FakeServerBase:
         self._requests: list[tuple[str, Any]] = []
         self._errors: list[BaseException] = []
         self._chat_count = 0
+        self._disconnects = 0
         self._port = port
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.delay = delay
         self.responder = responder
+        self.token_delay = 0.0  # seconds between streamed pieces: a slow reply that keeps progressing
+        self.stall_s = 10.0  # how long a "stall" fault keeps the connection open without a token
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -316,6 +330,12 @@ class FakeServerBase:
         return self._slots.max_concurrent_seen
 
     @property
+    def disconnects(self) -> int:
+        """Streamed replies the client closed before they ended (a cancelled or timed-out request)."""
+        with self._lock:
+            return self._disconnects
+
+    @property
     def errors(self) -> list[BaseException]:
         """Unexpected exceptions inside the fake (its own bugs or a raising responder)."""
         with self._lock:
@@ -345,6 +365,49 @@ class FakeServerBase:
         """Simulated inference time, cut short (by dropping the request) when the fake stops."""
         if self.delay > 0 and self._stopping.wait(self.delay):
             raise _Stopping
+
+    def _note_disconnect(self) -> None:
+        with self._lock:
+            self._disconnects += 1
+
+    def _stream(
+        self,
+        ex: Exchange,
+        pieces: list[bytes],
+        fault: str | None,
+        ping: bytes | None = None,
+        cut_when: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Write streamed pieces, `token_delay` apart; a "stall" fault stops after half of them and stays silent
+        (but for `ping` keep-alives) until the client gives up or `stall_s` passes; `cut_when()` true between two
+        pieces ends the stream early (the caller closes it). Returns False when the client went away, which is
+        counted in `disconnects`."""
+        cut = max(1, len(pieces) // 2) if fault == "stall" else len(pieces)
+        try:
+            for index, piece in enumerate(pieces[:cut]):
+                if index and self.token_delay > 0:
+                    self._pause(self.token_delay)
+                    if ex.client_gone():
+                        self._note_disconnect()
+                        return False
+                if index and cut_when is not None and cut_when():
+                    return True
+                ex.write_chunk(piece)
+            if fault == "stall":
+                deadline = time.monotonic() + self.stall_s
+                while time.monotonic() < deadline:
+                    self._pause(0.02)
+                    if ex.client_gone():
+                        self._note_disconnect()
+                        return False
+                    if ping is not None:
+                        ex.write_chunk(ping)
+                ex.drop()
+                return True
+        except OSError:
+            self._note_disconnect()
+            return False
+        return True
 
     def _pause(self, seconds: float) -> None:
         if seconds > 0 and self._stopping.wait(seconds):

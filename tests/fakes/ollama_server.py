@@ -577,7 +577,7 @@ class FakeOllama(FakeServerBase):
             ex.write_chunk(b'{"model": "' + model.encode() + b'", "message": {"role": "assist\n')
             ex.end_stream()
             return
-        for chunk in chunks:
-            ex.write_chunk(json.dumps(chunk).encode() + b"\n")
-        ex.write_chunk(json.dumps({**part(""), **final}).encode() + b"\n")
-        ex.end_stream()
+        pieces = [json.dumps(chunk).encode() + b"\n" for chunk in chunks]
+        pieces.append(json.dumps({**part(""), **final}).encode() + b"\n")
+        if self._stream(ex, pieces, fault) and fault != "stall":
+            ex.end_stream()

@@ -24,7 +24,7 @@ def study_roles(request: dict[str, Any]) -> Any:
     """Judge → a schema-valid verdict (about one NO in six); baseline → an answer; generator → a user message."""
     messages = request["messages"]
     digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
-    if isinstance(request.get("format"), dict):
+    if isinstance(request.get("format"), dict) or request.get("response_format"):  # Ollama's, or OpenAI's
         answer = "NO" if digest[0] < 43 else "YES"
         why = "The reply ignores the refund policy." if answer == "NO" else "The reply meets the criterion."
         return {"reasoning": why, "answer": answer}

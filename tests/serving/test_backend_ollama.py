@@ -12,7 +12,12 @@ import pytest
 from base_model_selector.serving.backends import Backend, make_backend
 from base_model_selector.serving.backends.ollama import OllamaBackend, map_error
 from base_model_selector.study.config import BackendConfig
-from base_model_selector.study.errors import BackendError, BackendUnreachable, ModelNotFound, TransientBackendError
+from base_model_selector.study.errors import (
+    BackendUnreachable,
+    ModelNotFound,
+    RequestRejected,
+    TransientBackendError,
+)
 from fakes import FakeOllama, ModelSpec
 
 MODEL = "qwen3:4b"
@@ -77,7 +82,9 @@ def test_chat_returns_text_tokens_timing_and_host(fake_ollama: FakeOllama) -> No
     assert result.tokens_per_s and result.tokens_per_s > 0
     assert result.host == fake_ollama.url and result.model == MODEL
     sent = fake_ollama.requests_to("/api/chat")[-1]
-    assert sent["options"] == {"temperature": 0, "seed": 1} and sent["stream"] is False
+    assert sent["options"] == {"temperature": 0, "seed": 1} and sent["stream"] is True, (
+        "streamed: an idle timeout, and closing it stops the server"
+    )
 
 
 def test_num_predict_cut_is_reported_as_length(fake_ollama: FakeOllama) -> None:
@@ -117,7 +124,7 @@ def test_server_faults_become_transient_errors(fake_ollama: FakeOllama, fault: s
 
 
 def test_a_refused_request_is_not_retryable(fake_ollama: FakeOllama) -> None:
-    with pytest.raises(BackendError, match="does not support thinking") as info:
+    with pytest.raises(RequestRejected, match=r"does not support thinking.*not retried") as info:
         run(lambda b: b.chat("llama3.1:8b", HELLO, think=True), fake_ollama.url)
     assert not isinstance(info.value, TransientBackendError)
 
@@ -159,7 +166,7 @@ def test_ollama_down_says_how_to_start_it(call: str) -> None:
         pytest.param(httpx.ReadTimeout("slow"), TransientBackendError, id="timeout"),
         pytest.param(ollama.ResponseError("busy", 503), TransientBackendError, id="503"),
         pytest.param(ollama.ResponseError("model 'x' not found", 404), ModelNotFound, id="404"),
-        pytest.param(ollama.ResponseError("bad option", 400), BackendError, id="400"),
+        pytest.param(ollama.ResponseError("bad option", 400), RequestRejected, id="400-refused-not-retried"),
     ],
 )
 def test_client_errors_map_onto_the_contract(error: BaseException, expected: type) -> None:

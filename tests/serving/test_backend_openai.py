@@ -49,7 +49,9 @@ def test_openai_kind_without_hosts_says_what_to_set() -> None:
 def test_list_and_show_read_v1_models(fake_openai: FakeOpenAI) -> None:
     assert run(lambda b: b.list_models(), fake_openai.url) == [MODEL]
     info = run(lambda b: b.show(MODEL), fake_openai.url)
-    assert info.context_length == 32768 and info.hosts == [fake_openai.url]
+    assert info.server is not None and info.server.context_tokens == 32768, "vLLM's max_model_len: per request"
+    assert info.context_length is None and "native context" in info.not_reported, "not passed off as the native one"
+    assert info.hosts == [fake_openai.url]
     assert info.warnings, "the missing digest is said out loud"
 
 
@@ -77,7 +79,7 @@ def test_schema_goes_through_response_format(fake_openai: FakeOpenAI) -> None:
     body = fake_openai.requests_to("/v1/chat/completions")[-1]
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == schema
-    assert result.text == '{"verdict": "YES"}'
+    assert result.text == '{"verdict": "YES"}' and result.structured_output == "json_schema"
 
 
 @pytest.mark.parametrize(
@@ -122,17 +124,10 @@ def test_api_key_comes_from_the_named_environment_variable(monkeypatch: pytest.M
             run(lambda b: b.chat(MODEL, HELLO), fake.url, api_key_env="BMS_TEST_KEY")
 
 
-def test_a_gateway_rejecting_the_thinking_switch_gets_the_request_without_it(fake_openai: FakeOpenAI) -> None:
-    from fakes.openai_server import openai_error
-
-    original = fake_openai._chat
-
-    def strict(ex: Any) -> None:
-        if isinstance(ex.body, dict) and "chat_template_kwargs" in ex.body:
-            ex.send_json(400, openai_error("Unrecognized request argument: chat_template_kwargs", "invalid_request"))
-            return
-        original(ex)
-
-    fake_openai._chat = strict  # type: ignore[method-assign]
-    result = run(lambda b: b.chat(MODEL, HELLO, think=False), fake_openai.url)
-    assert result.text.startswith("Echo")
+def test_a_gateway_rejecting_the_thinking_switch_gets_the_request_without_it() -> None:
+    with FakeOpenAI(kind="openai") as strict:  # refuses fields the OpenAI API does not define
+        first = run(lambda b: b.chat(MODEL, HELLO, think=False), strict.url)
+        assert first.text.startswith("Echo")
+        sent = strict.requests_to("/v1/chat/completions")
+        assert "chat_template_kwargs" in sent[0] and "chat_template_kwargs" not in sent[-1]
+        assert not strict.errors

@@ -15,11 +15,19 @@ from base_model_selector.serving.engine import (
     RetryPolicy,
     WorkItem,
     finished_keys,
+    next_step,
     request_key,
     run_work,
 )
 from base_model_selector.study import storage
-from base_model_selector.study.errors import BackendError, BackendUnreachable, ModelNotFound, TransientBackendError
+from base_model_selector.study.errors import (
+    BackendError,
+    BackendUnreachable,
+    ContextOverflow,
+    ModelNotFound,
+    RequestRejected,
+    TransientBackendError,
+)
 
 NO_WAIT = RetryPolicy(max_retries=3, base_delay_s=0.0, max_delay_s=0.0)
 
@@ -169,6 +177,46 @@ def test_a_non_transient_failure_is_reported_and_the_run_goes_on(tmp_path: Path)
     assert sorted(f.key for f in report.failed) == ["k0001", "k0002"]
     assert report.done == 3 and report.retries == 0
     assert "BackendError: HTTP 400 bad option" in [f.error for f in report.failed]
+
+
+def test_a_request_the_server_refused_fails_at_once_and_is_not_retried(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    async def worker(item: WorkItem[int]) -> dict[str, Any]:
+        calls.append(item.payload)
+        if item.payload == 3:
+            raise RequestRejected("server refused: 'response_format.type' must be 'json_schema'")
+        return {"key": item.key}
+
+    report = go(items(5), worker, tmp_path / "o.jsonl", concurrency=1)
+    assert calls == [0, 1, 2, 3, 4], "tried once, never retried"
+    assert [(f.key, f.attempts, f.retryable) for f in report.failed] == [("k0003", 1, False)]
+    assert "must be 'json_schema'" in report.failed[0].error and report.retries == 0
+    assert "refused by the server" in next_step(report.failed, "run")
+    assert "run run again to retry" not in next_step(report.failed, "run"), "never 'run it again' alone"
+
+
+def test_a_run_whose_first_requests_are_all_refused_stops_with_the_servers_message(tmp_path: Path) -> None:
+    sink = tmp_path / "o.jsonl"
+    calls: list[int] = []
+
+    async def worker(item: WorkItem[int]) -> dict[str, Any]:
+        calls.append(item.payload)
+        raise ContextOverflow("the prompt does not fit: raise --n_ctx")
+
+    with pytest.raises(ContextOverflow, match=r"refused the first 3 requests of this run.*raise --n_ctx"):
+        go(items(50), worker, sink, concurrency=1)
+    assert len(calls) == 3, "3 requests, not 50 (and not 50 × retries)"
+    assert not sink.exists() or keys_in(sink) == []
+
+
+def test_transient_failures_only_say_run_again(tmp_path: Path) -> None:
+    async def worker(item: WorkItem[int]) -> dict[str, Any]:
+        raise TransientBackendError("HTTP 503 busy")
+
+    report = go(items(1), worker, tmp_path / "o.jsonl", concurrency=1)
+    assert report.failed[0].retryable
+    assert next_step(report.failed, "evaluate") == "run evaluate again to retry them (only the failed ones are sent)"
 
 
 def test_a_worker_returning_the_wrong_key_is_a_failure_not_a_silent_duplicate(tmp_path: Path) -> None:

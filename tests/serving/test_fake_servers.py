@@ -581,3 +581,33 @@ def test_openai_parallel_slots_bound_concurrent_requests() -> None:
         assert asyncio.run(six_at_once(fake.url)) == [200] * 6
     assert fake.max_concurrent_seen == 2
     assert fake.chat_count == 6
+
+
+@pytest.mark.parametrize(
+    ("kind", "request_extra", "status", "says"),
+    [
+        pytest.param("llama-cpp-python", {"response_format": {"type": "json_schema", "json_schema": {"schema": {}}}},
+                     500, "validation error", id="llama-cpp-python-refuses-json-schema-with-500"),
+        pytest.param("lmstudio", {"response_format": {"type": "json_object"}},
+                     400, "'response_format.type' must be 'json_schema' or 'text'", id="lmstudio-refuses-json-object"),
+        pytest.param("llama.cpp", {"messages": [{"role": "user", "content": "w " * 50}]},
+                     400, "exceed_context_size_error", id="llama.cpp-overflow"),
+        pytest.param("vllm", {"max_tokens": 40}, 400, "maximum context length is 30", id="vllm-counts-the-reply"),
+        pytest.param("llama.cpp", {"model": "anything-at-all"}, 200, "Echo", id="llama.cpp-answers-any-name"),
+        pytest.param("vllm", {"model": "anything-at-all"}, 404, "does not exist", id="vllm-checks-the-name"),
+    ],
+)  # fmt: skip
+def test_each_openai_server_kind_accepts_and_refuses_as_documented(
+    kind: str, request_extra: dict[str, Any], status: int, says: str
+) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi there"}], **request_extra}
+    with FakeOpenAI({"m": ModelSpec()}, kind=kind, context=30) as fake:
+        response = httpx.post(f"{fake.url}/v1/chat/completions", json=body, timeout=10)
+    assert response.status_code == status and says in response.text
+
+
+def test_llama_cpp_python_hides_an_overflow_in_an_empty_stream() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "w " * 50}], "stream": True}
+    with FakeOpenAI({"m": ModelSpec()}, kind="llama-cpp-python", context=30) as fake:
+        response = httpx.post(f"{fake.url}/v1/chat/completions", json=body, timeout=10)
+    assert response.status_code == 200 and response.text == ""

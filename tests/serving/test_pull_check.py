@@ -22,7 +22,7 @@ from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import ModelNotFound
 from base_model_selector.study.types import ModelFacts, SelectedModel, Selection
 from baseline_fixture import MODEL, make_study
-from fakes import FakeOllama
+from fakes import FakeOllama, FakeOpenAI, ModelSpec
 
 
 class StandInCatalog:
@@ -207,3 +207,29 @@ def test_pull_and_check_take_the_model_as_argument_or_option_but_not_two_differe
     with pytest.raises(SystemExit) as exit_:
         main(["--study", str(tmp_path / "s"), "check", "a:1b", "--model", "b:2b"])
     assert exit_.value.code == 2
+
+
+def test_check_on_an_openai_compatible_server_records_the_server_and_what_it_does_not_report(tmp_path: Path) -> None:
+    with FakeOpenAI({"smollm2": ModelSpec()}, kind="llama-cpp-python") as fake:
+        study = make_study(tmp_path / "s", [fake.url], kind="openai")
+        report = asyncio.run(check_model(study, "smollm2", catalog=StandInCatalog()))
+    facts = report.facts
+    assert facts.server is not None and facts.server.kind == "llama-cpp-python" and facts.server.version == "0.3.36"
+    assert facts.server.structured_output == "json_object+schema", "probed once, recorded in model.json"
+    assert facts.family is None and facts.parameters_b is None, "nothing guessed"
+    text = report.summary()
+    assert "Not reported by the server: digest, parameter count, quantisation, native context" in text
+    assert "Server: llama-cpp-python 0.3.36 (detected); context per request: not reported" in text
+    assert "Seed-reproducible replies: no — llama-cpp-python reuses the longest matching prompt prefix" in text
+
+
+def test_check_says_so_when_a_repeated_request_gets_another_reply(tmp_path: Path) -> None:
+    with FakeOpenAI({"m": ModelSpec()}, kind="llama.cpp", cache_changes_replies=True) as fake:
+        study = make_study(tmp_path / "s", [fake.url], kind="openai")
+        noted = asyncio.run(check_model(study, "m", catalog=StandInCatalog())).facts.server
+        exact = make_study(tmp_path / "s", [fake.url], kind="openai", cache_prompt=False, force=True)
+        bypassed = asyncio.run(check_model(exact, "m", catalog=StandInCatalog())).facts.server
+    assert noted is not None and noted.seed_reproducible == "no"
+    assert noted.reproducibility.startswith("observed: the same request (temperature 0, the same seed) sent twice")
+    assert "backend.cache_prompt: false" in noted.reproducibility, "and the setting that fixes it"
+    assert bypassed is not None and bypassed.seed_reproducible == "yes" and bypassed.prompt_cache.startswith("off")

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from base_model_selector.serving.backends import Backend, ChatResult, ProgressFn, single_turn, using
-from base_model_selector.serving.engine import FailedItem, RetryPolicy, WorkItem, request_key, run_work
+from base_model_selector.serving.engine import FailedItem, RetryPolicy, WorkItem, next_step, request_key, run_work
 from base_model_selector.serving.pull import model_under_test
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import Fix, ModelNotFound, StepNotReady, cli_command
@@ -75,7 +75,7 @@ class BaselineSummary(BaseModel):
         lines += [f"Warning: {w}" for w in self.warnings]
         lines.append(f"Responses: {self.responses_path}")
         if self.failed:
-            lines.append("Next: run the same command again; it retries only the failed scenarios.")
+            lines.append(f"Next: {next_step(self.failed, 'the same command')}.")
         elif self.complete:
             lines.append("Next: assess the responses (MCP assess_responses, CLI `base-model-selector assess`).")
         return "\n".join(lines)
@@ -120,11 +120,14 @@ def baseline_items(
         scenarios, _ = read_scenarios(study)
     system = study.system_prompt()
     options = generation_options(study)
-    think = study.config.generation.think
+    switches: dict[str, Any] = {"think": study.config.generation.think}
+    backend = study.config.backend
+    if backend.kind == "openai" and not backend.cache_prompt:
+        switches["cache_prompt"] = False  # replies made without the prompt cache are a different (exact) run
     items = []
     for scenario in scenarios:
         messages = single_turn(system, scenario.text)
-        key = request_key(digest or f"name:{tag}", messages, options, {"think": think}, scenario.id)
+        key = request_key(digest or f"name:{tag}", messages, options, switches, scenario.id)
         items.append(WorkItem(key=key, payload=(scenario, messages), label=scenario.id))
     return items
 

@@ -9,7 +9,10 @@ import typer
 from base_model_selector.cli.app import app, emit, open_study
 
 
-@app.command()
+@app.command(
+    epilog="Exit codes: 0 decided; 1 decided but unusable (more judge ERRORs than judge.max_error_share; the "
+    "decision says so first); 2 an error (the message says what to fix, e.g. items not judged yet)."
+)
 def decide(
     model: Annotated[str | None, typer.Option(help="Model tag under test; default: the selected primary")] = None,
     judge: Annotated[
@@ -22,7 +25,10 @@ def decide(
     """Pass rate with its Wilson 95% interval, the decision band, and the failure analysis (decision.json)."""
     from base_model_selector.decision.decide import decide as decide_core
 
-    emit(decide_core(open_study(), model, judge=judge))
+    decision = decide_core(open_study(), model, judge=judge)
+    emit(decision)
+    if decision.unusable:
+        raise typer.Exit(1)  # written, but too many judge ERRORs to act on (judge.max_error_share)
 
 
 @app.command("write-doc")

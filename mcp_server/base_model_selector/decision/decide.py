@@ -136,11 +136,15 @@ class Decision(Record):
     assessments_sha256: str | None = Field(
         default=None, description="sha256 of the assessments.json decided from: a different file makes this stale"
     )
+    unusable: str | None = Field(
+        default=None, description="Why this decision must not be acted on (too many judge ERRORs); None when usable"
+    )
     warnings: list[str] = Field(default_factory=list)
 
     def summary(self) -> str:
         pr, v = self.pass_rate, self.verdict
-        lines = [
+        lines = [f"UNUSABLE: {self.unusable}"] if self.unusable else []
+        lines += [
             f"{self.model}: {pr.passed}/{pr.assessed} passed = {pr.rate:.1%} "
             f"(95% CI {pr.low:.1%}–{pr.high:.1%}) → {v.label}" + (" (inconclusive)" if v.inconclusive else ""),
             f"  {v.action}",
@@ -242,8 +246,10 @@ def make_decision(
     weights: dict[str, float] | None = None,
     pass_threshold: float | None = None,
     judge: JudgeInfo | None = None,
+    max_error_share: float = 1.0,
 ) -> Decision:
-    """The whole decision from in-memory records (pure; `decide` loads them from the study)."""
+    """The whole decision from in-memory records (pure; `decide` loads them from the study). More ERROR verdicts
+    than `max_error_share` of those it rests on make it unusable: it is still written, and says so first."""
     if not assessments:
         raise StepNotReady(f"no assessments for {model}; run step 6 (`assess`) first")
     latest: dict[str, Assessment] = {}
@@ -273,6 +279,7 @@ def make_decision(
     if len(digests) > 1:
         warnings.append(f"responses come from {len(digests)} different model digests: the model changed mid-study")
     return Decision(
+        unusable=unusable_reason(judge.errors, len(verdicts), max_error_share),
         model=model,
         digest=digests[-1] if digests else None,
         scenarios=len(known) or len(assessed),
@@ -284,6 +291,19 @@ def make_decision(
         run=run_metrics(used),
         judge=judge,
         warnings=warnings,
+    )
+
+
+def unusable_reason(errors: int, verdicts: int, max_share: float) -> str | None:
+    """Why a decision resting on this many ERROR verdicts must not be acted on, or None. An ERROR counts as a
+    failure, so a judge that could not answer drags the pass rate down: past the limit the rate measures the judge."""
+    if not verdicts or errors / verdicts <= max_share:
+        return None
+    return (
+        f"{errors} of {verdicts} judge verdicts ({errors / verdicts:.0%}) are ERROR (unusable judge replies, counted "
+        f"as failures), more than judge.max_error_share ({max_share:.0%}): the pass rate measures the judge, not the "
+        "model. Fix the judge (a server that takes structured output, a larger judge.model, judge.num_predict), "
+        "then re-judge with `assess --rejudge-errors`"
     )
 
 
@@ -386,6 +406,7 @@ def current_decision(
         weights=dict(rubric.categories),
         pass_threshold=rubric.pass_threshold,
         judge=judge_info(model, verdicts, report.summary, report.basis),
+        max_error_share=study.config.judge.max_error_share,
     )
     decision.assessments_sha256 = hashlib.sha256(study.paths.assessments(model).read_bytes()).hexdigest()
     unfilled, planned = unfilled_slots(study, scenarios)

@@ -114,6 +114,7 @@ def reproducibility(
         ("Model", model),
         ("Model digest", decision.digest or digest or "unknown"),
         ("Backend", backend_text(cfg.backend)),
+        *server_rows(study, model),
         (
             "Generation options",
             f"temperature={g.temperature}, seed={g.seed}, num_predict={g.num_predict}, num_ctx={g.num_ctx}, "
@@ -129,6 +130,27 @@ def reproducibility(
         ),
         ("Decided at", decision.decided_at),
         ("Tool version", f"base-model-selector {version}"),
+    ]
+
+
+def server_rows(study: Study, model: str) -> list[tuple[str, str]]:
+    """The server as the check recorded it (model.json): what answered, and whether its replies can be reproduced
+    from the seed, with the prompt-cache setting that decides it on llama.cpp."""
+    from base_model_selector.study.types import ModelFacts
+
+    facts = study.read_json(study.paths.model_facts(model), ModelFacts)
+    server = facts.server if facts is not None else None
+    if server is None:
+        return []
+    version = f" {server.version}" if server.version else ""
+    context = f"{server.context_tokens} tokens per request" if server.context_tokens else "context not reported"
+    return [
+        ("Server", f"{server.kind}{version}; {context}; structured output: {server.structured_output or 'not probed'}"),
+        ("Seed-reproducible replies", f"{server.seed_reproducible}: {server.reproducibility}"),
+        (
+            "Prompt cache",
+            f"{server.prompt_cache} (backend.cache_prompt: {str(study.config.backend.cache_prompt).lower()})",
+        ),
     ]
 
 

@@ -129,18 +129,27 @@ def _selected(study: Study, model: str) -> dict[str, Any]:
     if facts is None:
         hint = f"unknown — run `check_model` (CLI `check --model {model}`)"
         return {"model": model, "parameters": hint, "licence": hint, "context": hint, "notes": []}
-    params = " ".join(x for x in (facts.parameter_size, facts.quantization) if x) or "unknown"
+    silent = "not reported by the server" if facts.not_reported else "unknown"
+    size = facts.parameter_size or (f"{facts.parameters_b:g}B" if facts.parameters_b else None)
+    params = " ".join(x for x in (size, facts.quantization) if x) or silent
+    runtime = facts.server.context_tokens if facts.server is not None else None
+    context = f"{facts.context_length:,} tokens" if facts.context_length else silent
+    if runtime:
+        context += f" (runtime: {runtime:,} per request)"
     notes = [
         f"Differs from the catalog: {f.field}: catalog {f.catalog}, server {f.server}"
         for f in facts.comparisons
         if f.status == "differ"
     ]
+    if facts.not_reported:
+        kind = f" ({facts.server.kind})" if facts.server is not None else ""
+        notes.append(f"Not reported by the server{kind}: {', '.join(facts.not_reported)}.")
     notes += [f"Check: {w}" for w in facts.warnings]
     return {
         "model": f"{model}" + (f" ({facts.family})" if facts.family else ""),
         "parameters": params,
-        "licence": facts.license_first_line or "unknown",
-        "context": f"{facts.context_length:,} tokens" if facts.context_length else "unknown",
+        "licence": facts.license_first_line or silent,
+        "context": context,
         "notes": notes,
         "digest": facts.digest,
     }
@@ -159,6 +168,8 @@ def _next_steps(study: Study, decision: Decision) -> list[str]:
             "More scenarios at this pass rate will not settle the decision; decide with the failure analysis and "
             "a qualitative review of the responses."
         )
+    if decision.unusable:
+        steps.insert(0, f"Do not act on this decision: {decision.unusable}.")
     if f.judge_errors:
         steps.append(
             f"Judge ERRORs count as failures now ({f.judge_errors}); re-judge them with `assess --rejudge-errors`."
@@ -399,6 +410,8 @@ def write_decision_doc(
             storage.write_text_if_changed(html_path, html_text)
     missing = missing_notes(decision, notes, notes_path.name)
     label = decision.verdict.label + (" (inconclusive)" if decision.verdict.inconclusive else "")
+    if decision.unusable:
+        label = f"UNUSABLE ({label} on paper): {decision.unusable}"
     return DecisionDoc(
         model=model,
         path=str(target),

@@ -24,7 +24,7 @@ from base_model_selector.judging import judges, results
 from base_model_selector.judging.llm_judge import LLMJudge, flatten, self_judge_warning
 from base_model_selector.judging.verdicts import Inputs, KeyMap, VerdictStore, load_inputs
 from base_model_selector.serving.backends import Backend, ProgressFn, using
-from base_model_selector.serving.engine import EngineReport, RetryPolicy, run_work
+from base_model_selector.serving.engine import EngineReport, FailedItem, RetryPolicy, next_step, run_work
 from base_model_selector.study.directory import Study
 from base_model_selector.study.errors import BackendError
 from base_model_selector.study.types import Agreement, Answer, AssessmentSummary, JudgeRecord
@@ -118,6 +118,14 @@ async def assess_responses(
                 )
                 calls = judge.calls
                 settings = judge.settings(use_batches) | {"model": judge.model, "digest": judge.digest}
+                form = judge.structured_output or _recorded_form(study, inputs.model, judge.label)
+                if form:
+                    settings["structured_output"] = form
+                if form == "none":
+                    warnings.append(
+                        "the judge's server accepted no structured-output form, so its replies were held to the "
+                        "schema by the prompt alone; expect ERROR verdicts from small judges"
+                    )
                 records[judge.label] = settings
                 st = results.state(study, inputs.model, mode, inputs=inputs, llm=(judge.label, keys))
                 if sample and st.complete:
@@ -136,6 +144,7 @@ async def assess_responses(
         written = results.write(study, st, warnings=warnings, rejudged=rejudged, records=records)
     failed = [f"{f.label}: {f.error}" for f in report.failed] if report else []
     state: State = "complete" if st.complete else "failed_calls" if failed else "pending"
+    refused = [f for f in report.failed if not f.retryable] if report else []
     return AssessResult(
         model=inputs.model,
         mode=primary.mode,
@@ -150,8 +159,15 @@ async def assess_responses(
         cached_calls=cached,
         failed_calls=failed,
         pending_ids=sorted({i.pair.scenario.id for i in st.items if i.key not in st.counting}),
-        next_action=next_action(study, st, state),
+        next_action=next_action(study, st, state, refused),
     )
+
+
+def _recorded_form(study: Study, model: str, label: str) -> str | None:
+    """The structured-output form the judge's record already names: a run that made no calls keeps it."""
+    record = study.read_json(study.paths.judge_record(model, label), JudgeRecord)
+    form = record.settings.get("structured_output") if record is not None else None
+    return form if isinstance(form, str) else None
 
 
 async def judge_pending(
@@ -220,14 +236,15 @@ async def build_judge(study: Study, server: Backend, candidate: str) -> tuple[LL
         domain=study.config.domain,
         num_predict=cfg.num_predict,
         num_ctx=cfg.num_ctx,
+        max_context=info.context_length,
     )
     return judge, warnings
 
 
-def next_action(study: Study, st: results.State, state: State) -> str:
+def next_action(study: Study, st: results.State, state: State, refused: list[FailedItem] | None = None) -> str:
     cli = f"base-model-selector --study {study.root}"
     if state == "failed_calls":
-        return f"{st.coverage()}: some judge calls failed; run assess again to retry them (CLI `{cli} assess`)"
+        return f"{st.coverage()}: some judge calls failed; {next_step(refused or [], 'assess')} (CLI `{cli} assess`)"
     if state == "pending":
         return f"{st.coverage()}: finish with {results.finish_hint(study, st)}"
     if st.primary.mode != study.config.judge.mode:

@@ -2,9 +2,14 @@
 
 A local model grades each response against each rubric criterion. To make its verdicts reproducible and
 checkable it runs at temperature 0 with a fixed seed and thinking off, must reason before answering, and is
-held to a JSON schema (structured output). The scenario and the response are untrusted text: the prompt marks
-them as data between delimiters tagged with a nonce derived from the content, and look-alike delimiters inside
-them are broken up first, so a response cannot close its own data block and talk to the judge.
+held to a JSON schema (structured output, in whichever form the server accepts; `replies.py` reads the reply).
+The scenario and the response are untrusted text: the prompt marks them as data between delimiters tagged with a
+nonce derived from the content, and look-alike delimiters inside them are broken up first, so a response cannot
+close its own data block and talk to the judge.
+
+The 13 calls that judge one response against 13 criteria share everything but the criterion, so the prompt puts
+the shared part first (instructions, the system prompt, the scenario, the response; one nonce per response) and
+the criterion last: a server that caches prompt prefixes evaluates the long shared part once per response.
 
 A reply that does not fit the schema gets one repair attempt; if that fails too the verdict is ERROR, with both
 errors and the raw reply kept. ERROR scores as a failure (scoring.py), so a misbehaving judge can only lower the
@@ -14,7 +19,6 @@ pass rate. Every verdict stores the exact prompt, the raw reply and the parsed a
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from base_model_selector.judging.judges import llm_identity
+from base_model_selector.judging.replies import JUDGED_ANSWERS, ReplyInvalid, parse_batch, parse_single
 from base_model_selector.judging.rubric import Criterion
 from base_model_selector.serving.backends import Backend
 from base_model_selector.serving.engine import WorkItem, request_key
@@ -30,7 +35,6 @@ from base_model_selector.study.types import Answer, BaselineResponse, CriterionV
 
 SINGLE_TEMPLATE = "judge_prompt.md.j2"
 BATCH_TEMPLATE = "judge_batch_prompt.md.j2"
-JUDGED_ANSWERS = ("YES", "NO", "NA")
 
 # Kept to the subset every structured-output engine accepts (Ollama, llama.cpp, vLLM, strict OpenAI mode);
 # the parser adds what the schema cannot say portably (non-empty reasoning).
@@ -72,46 +76,6 @@ def batch_schema(criteria: Sequence[Criterion]) -> dict[str, Any]:
         "required": [c.id for c in criteria],
         "additionalProperties": False,
     }
-
-
-class ReplyInvalid(ValueError):
-    """The judge's reply does not fit the schema; the message says how."""
-
-
-def parse_verdict(value: Any, where: str = "the reply") -> tuple[Answer, str]:
-    if not isinstance(value, dict):
-        raise ReplyInvalid(f"{where} is not a JSON object")
-    extra = sorted(set(value) - {"reasoning", "answer"})
-    if extra:
-        raise ReplyInvalid(f"{where} has unexpected keys {extra}")
-    reasoning, answer = value.get("reasoning"), value.get("answer")
-    if not isinstance(reasoning, str) or not reasoning.strip():
-        raise ReplyInvalid(f"{where} has no reasoning")
-    if answer not in JUDGED_ANSWERS:
-        raise ReplyInvalid(f"{where} has answer {answer!r}; expected YES, NO or NA")
-    return Answer(answer), reasoning.strip()
-
-
-def _load(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError as err:
-        raise ReplyInvalid(f"not valid JSON ({err})") from None
-
-
-def parse_single(text: str) -> tuple[Answer, str]:
-    return parse_verdict(_load(text))
-
-
-def parse_batch(text: str, ids: Sequence[str]) -> dict[str, tuple[Answer, str]]:
-    value = _load(text)
-    if not isinstance(value, dict):
-        raise ReplyInvalid("the reply is not a JSON object")
-    missing = [i for i in ids if i not in value]
-    extra = sorted(set(value) - set(ids))
-    if missing or extra:
-        raise ReplyInvalid(f"criteria missing {missing}, unexpected {extra}")
-    return {i: parse_verdict(value[i], f"criterion {i}") for i in ids}
 
 
 def criterion_context(criterion: Criterion) -> dict[str, Any]:
@@ -183,8 +147,12 @@ class LLMJudge:
     temperature: float = 0.0
     num_predict: int = 1024
     num_ctx: int | None = None
+    max_context: int | None = None  # the model's native context, when the server reports it: num_ctx stays within
     label: str = ""
     calls: int = 0  # chat requests actually sent (repairs and retries included)
+    structured_output: str | None = None  # how the server took the schema (json_schema, json_object+schema, ...)
+    cached_tokens: int = 0  # prompt tokens the server reused from its cache, where it reports them
+    prompt_tokens: int = 0
 
     def __post_init__(self) -> None:
         digest = None if (self.digest or "").startswith("name:") else self.digest
@@ -224,7 +192,7 @@ class LLMJudge:
             "response": response,
             "system_prompt": neutralise(self.system_prompt),
             "domain": neutralise(self.domain),
-            "nonce": nonce(pair.scenario.text, pair.response.text, *(c.id for c in criteria)),
+            "nonce": nonce(pair.scenario.text, pair.response.text),  # one per response: the prefix stays shared
         }
         if len(criteria) == 1:
             return templating.render(
@@ -265,7 +233,7 @@ class LLMJudge:
         size = 4096
         while size < longest and size < 131072:
             size *= 2
-        return size
+        return min(size, self.max_context) if self.max_context else size
 
     # ----------------------------------------------------------------- calls
     async def judge(self, item: WorkItem[JudgeTask]) -> CriterionVerdict | JudgedBatch:
@@ -283,6 +251,9 @@ class LLMJudge:
     ) -> tuple[dict[str, tuple[Answer, str]] | None, str, int, str | None]:
         schema = batch_schema(task.criteria) if task.batched else VERDICT_SCHEMA
         options = {**self.options(len(task.criteria)), "num_ctx": self.num_ctx or self.context_size([task])}
+        room = options["num_ctx"] - len(task.prompt) // 3 - 64
+        if options["num_predict"] > room:  # the reply budget that fits next to this prompt (outside the key)
+            options["num_predict"] = max(room, 64)
         messages = _messages(task.prompt)
         problems: list[str] = []
         raw = ""
@@ -290,6 +261,9 @@ class LLMJudge:
             self.calls += 1
             result = await self.backend.chat(self.model, messages, options=options, schema=schema, think=False)
             raw = result.text
+            self.structured_output = result.structured_output or self.structured_output
+            self.cached_tokens += result.cached_tokens or 0
+            self.prompt_tokens += result.prompt_tokens or 0
             try:
                 return parse(raw), raw, attempt, None
             except ReplyInvalid as err:

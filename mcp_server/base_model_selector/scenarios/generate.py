@@ -157,6 +157,7 @@ class SlotFailure(BaseModel):
     slot: str = Field(description="The plan slot ID (add_scenarios takes {text, slot} to fill it by hand)")
     cell: str = Field(description="topic / subtopic / style (/ edge case) the slot stands for")
     reason: str = Field(description="Why it stayed empty: what the generator's replies were, or the server error")
+    retryable: bool = Field(default=True, description="False when the server refused the request itself")
 
 
 SLOTS_LISTED = 20
@@ -198,7 +199,13 @@ class GenerateResult(BaseModel):
         if self.failed:
             lines.append(f"  {len(self.failed)} planned slots could not be filled:")
             lines += failed_slot_lines(self.failed)
+        if self.failed and all(f.retryable for f in self.failed):
             lines.append("  Re-run generate to retry the failed slots, or write them yourself with add_scenarios.")
+        elif self.failed:
+            lines.append(
+                "  The server refused some requests and will refuse them again as they are: fix what the message "
+                "names (a setting in study.yaml or on the server), then re-run generate."
+            )
         lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -393,6 +400,8 @@ async def generate_scenarios(
 
         items = [WorkItem(key=s.slot, payload=s, label=s.slot) for s in plan.slots]
         async with using(study.config.backend, backend) as server:
+            if filled != {s.slot for s in plan.slots}:
+                await server.show(tag)  # a generator the server lacks (or a typo it would answer anyway) fails now
             report = await run_work(
                 items,
                 write,
@@ -405,7 +414,12 @@ async def generate_scenarios(
             )
     by_slot = {s.slot: s for s in plan.slots}
     failed = [
-        SlotFailure(slot=f.key, cell=_cell(by_slot[f.key]), reason=f.error.removeprefix("GeneratorGaveUp: "))
+        SlotFailure(
+            slot=f.key,
+            cell=_cell(by_slot[f.key]),
+            reason=f.error.removeprefix("GeneratorGaveUp: "),
+            retryable=f.retryable,
+        )
         for f in report.failed
     ]
     return GenerateResult(

@@ -4,8 +4,10 @@ Catalog facts come from model cards and articles; the server (or, for llama.cpp,
 reports what was actually downloaded: the parameter count, the quantisation, the native context length, the
 licence text, capabilities such as thinking. They disagree more often than one would hope (a tag pointing at
 another size, a licence that changed, a context the card overstates). The decision document must rest on the
-real facts, so this step records them with a one-prompt smoke test (does it load and answer, how fast) in
-runs/<model>/model.json, and lists every disagreement with the catalog instead of hiding it.
+real facts, so this step records them with a short smoke test (does it load and answer, how fast, does the same
+request get the same reply, which form of structured output the server takes) in runs/<model>/model.json, with
+the server's own record and the facts it does not report, and lists every disagreement with the catalog instead
+of hiding it.
 
 Contract: `await check_model(study, model=None, *, backend=None, catalog=None, smoke=True) -> CheckReport`
 (`catalog` is anything with `.get(id_or_name_or_tag)` returning an object with `id`, `params_b`,
@@ -23,9 +25,11 @@ from pydantic import BaseModel
 from base_model_selector.serving.backends import Backend, ModelInfo, single_turn, using
 from base_model_selector.serving.pull import model_under_test
 from base_model_selector.study.directory import Study
-from base_model_selector.study.types import FactCheck, ModelFacts, Selection, SmokeTest
+from base_model_selector.study.types import FactCheck, ModelFacts, Selection, ServerInfo, SmokeTest
 
 SMOKE_PROMPT = "In one short sentence, say what you can help with."
+SCHEMA_PROMPT = 'Reply with the JSON object {"ok": true}.'
+SCHEMA_PROBE = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 PARAMS_TOLERANCE = 0.15
 """Relative difference in parameter count still counted as agreement (embeddings, vision towers, rounding)."""
 
@@ -49,6 +53,10 @@ class CheckReport(BaseModel):
         if f.smoke is not None:
             speed = f", {f.smoke.tokens_per_s:.1f} tokens/s" if f.smoke.tokens_per_s else ""
             lines.append(f"Smoke test: answered in {f.smoke.latency_s:.2f}s{speed}: {f.smoke.text[:120]!r}")
+        if f.server is not None:
+            lines += server_lines(f.server)
+        if f.not_reported:
+            lines.append(f"Not reported by the server: {', '.join(f.not_reported)}.")
         if f.catalog_id is None:
             lines.append("Catalog: no entry for this model — nothing to compare.")
         elif self.disagreements:
@@ -63,6 +71,19 @@ class CheckReport(BaseModel):
         return "\n".join(lines)
 
 
+def server_lines(server: ServerInfo) -> list[str]:
+    """The server as the check saw it, for a person: kind, limits, schema form, reproducibility, notes."""
+    how = "detected" if server.detected else "as backend.server says"
+    version = f" {server.version}" if server.version else ""
+    context = f"{server.context_tokens:,} tokens" if server.context_tokens else "not reported"
+    lines = [
+        f"Server: {server.kind}{version} ({how}); context per request: {context}; structured output: "
+        f"{server.structured_output or 'not probed'}; prompt cache: {server.prompt_cache or 'not reported'}.",
+        f"Seed-reproducible replies: {server.seed_reproducible} — {server.reproducibility}",
+    ]
+    return lines + [f"Note: {n}" for n in server.notes]
+
+
 async def check_model(
     study: Study,
     model: str | None = None,
@@ -73,9 +94,11 @@ async def check_model(
 ) -> CheckReport:
     """Record the model's real facts and a smoke test, compare them with the catalog, save model.json."""
     tag = model_under_test(study, model)
+    server_facts: ServerInfo | None = None
     async with using(study.config.backend, backend) as server:
         info = await server.show(tag)
-        smoke_test = await _smoke(server, tag, study) if smoke else None
+        server_facts = info.server.model_copy() if info.server is not None else None
+        smoke_test = await _smoke(server, tag, study, server_facts) if smoke else None
     entry = _catalog_entry(study, tag, catalog, info.catalog_names)
     comparisons = compare_with_catalog(info, entry) if entry is not None else []
     warnings = list(info.warnings)
@@ -97,6 +120,8 @@ async def check_model(
         name=info.name,
         chat_template=info.chat_template,
         smoke=smoke_test,
+        server=server_facts,
+        not_reported=info.not_reported,
         catalog_id=getattr(entry, "id", None) if entry is not None else None,
         comparisons=comparisons,
         warnings=warnings,
@@ -107,11 +132,30 @@ async def check_model(
     return CheckReport(facts=facts, path=str(path), disagreements=[c for c in comparisons if c.status == "differ"])
 
 
-async def _smoke(server: Backend, tag: str, study: Study) -> SmokeTest:
+async def _smoke(server: Backend, tag: str, study: Study, facts: ServerInfo | None) -> SmokeTest:
+    """One short answer, asked twice (the second meets the server's prompt cache), and one tiny structured reply:
+    does it load and answer, how fast, are its replies reproducible, and which schema form does it take."""
     messages = single_turn(study.system_prompt(), SMOKE_PROMPT)
-    result = await server.chat(
-        tag, messages, options={"temperature": 0, "seed": study.config.generation.seed, "num_predict": 96}, think=False
+    options = {"temperature": 0, "seed": study.config.generation.seed, "num_predict": 96}
+    result = await server.chat(tag, messages, options=options, think=False)
+    again = await server.chat(tag, messages, options=options, think=False)
+    probe = await server.chat(
+        tag,
+        [{"role": "user", "content": SCHEMA_PROMPT}],
+        options=options | {"num_predict": 32},
+        schema=SCHEMA_PROBE,
+        think=False,
     )
+    if facts is not None:
+        facts.structured_output = probe.structured_output
+        if again.text != result.text:
+            facts.seed_reproducible = "no"
+            facts.reproducibility = (
+                "observed: the same request (temperature 0, the same seed) sent twice got two different replies; "
+                + facts.reproducibility
+            )
+        else:
+            facts.notes.append("the same request sent twice got the same reply (a two-request check, not a proof)")
     return SmokeTest(
         prompt=SMOKE_PROMPT,
         text=result.text.strip(),

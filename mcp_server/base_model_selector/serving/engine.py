@@ -16,7 +16,12 @@ Contract (stable; steps 4, 5 and 6 code against it):
 - `worker(item) -> record` does one item: a pydantic model (or dict) whose field `key` equals `item.key`.
   Raising `TransientBackendError` means "try again"; `BackendUnreachable` / `ModelNotFound` (`retry.fatal`) stop
   the whole run (every other item would fail the same way) and re-raise after the finished results are saved;
-  any other exception marks just that item failed (in the report, never in the sink) and the run goes on.
+  `RequestRejected` (the server refused the request itself: a 4xx, a validation error, a prompt that does not fit)
+  is never retried — the item fails at once with the server's message — and when the first
+  `retry.stop_after_rejections` items of a run are all refused and none has succeeded, the run stops and re-raises
+  (the refusal is systematic: a setting, not an item, is wrong). Any other exception marks just that item failed
+  (in the report, never in the sink) and the run goes on. `FailedItem.retryable` says whether running the step
+  again can help; `next_step(failed, command)` words the advice accordingly.
 - Finished keys are read once from `sink` (field `key`; a torn last line is skipped and redone) unless
   `done_keys` is given. Items whose key is finished, or repeated within `items`, are skipped.
 - `append(path, records)` is the study's fsync'd JSONL append (`Study.append` / `storage.append_jsonl`). It runs
@@ -43,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from base_model_selector.study import storage
-from base_model_selector.study.errors import BackendUnreachable, ModelNotFound, TransientBackendError
+from base_model_selector.study.errors import BackendUnreachable, ModelNotFound, RequestRejected, TransientBackendError
 
 if TYPE_CHECKING:
     from base_model_selector.serving.backends import ProgressFn
@@ -85,6 +90,8 @@ class RetryPolicy:
     max_elapsed_s: float = 600.0
     transient: tuple[type[BaseException], ...] = (TransientBackendError,)
     fatal: tuple[type[BaseException], ...] = (BackendUnreachable, ModelNotFound)
+    rejected: tuple[type[BaseException], ...] = (RequestRejected,)
+    stop_after_rejections: int = 3
 
     @classmethod
     def from_config(cls, backend: BackendConfig) -> RetryPolicy:
@@ -101,6 +108,21 @@ class FailedItem(BaseModel):
     label: str = ""
     error: str
     attempts: int
+    retryable: bool = Field(
+        default=True, description="False when the server refused the request itself: running again cannot help"
+    )
+
+
+def next_step(failed: Sequence[FailedItem], command: str) -> str:
+    """What to do about failed items: run again when only transient faults failed them, else fix what the server
+    refused first (each failure's message names the fix) — never "run it again" for a request that cannot pass."""
+    if all(f.retryable for f in failed):
+        return f"run {command} again to retry them (only the failed ones are sent)"
+    refused = sum(1 for f in failed if not f.retryable)
+    return (
+        f"{refused} request(s) were refused by the server and will fail again as they are: fix what their message "
+        f"names (a setting in study.yaml or on the server), then run {command} again"
+    )
 
 
 class EngineReport(BaseModel):
@@ -200,9 +222,14 @@ async def run_work(
         except Exception as err:  # a broken progress channel must not stop the work
             log.warning("progress report failed: %r", err)
 
+    rejections = [0]  # refusals in a row before any success
+
     def fail(item: WorkItem[Any], err: BaseException, attempts: int, note: str = "") -> None:
         reason = f"{type(err).__name__}: {err}" + (f" ({note})" if note else "")
-        report.failed.append(FailedItem(key=item.key, label=item.label, error=reason, attempts=attempts))
+        retryable = not isinstance(err, policy.rejected)
+        report.failed.append(
+            FailedItem(key=item.key, label=item.label, error=reason, attempts=attempts, retryable=retryable)
+        )
         log.warning("item %s failed: %s", item.label or item.key, reason)
 
     async def attempt(item: WorkItem[Any]) -> Record | None:
@@ -214,6 +241,14 @@ async def run_work(
                 record = await worker(item)
             except policy.fatal:
                 raise
+            except policy.rejected as err:
+                fail(item, err, tries, "refused by the server; not retried")
+                rejections[0] += 1
+                if rejections[0] >= policy.stop_after_rejections and report.done == 0 and not run.pending:
+                    raise type(err)(
+                        f"the server refused the first {rejections[0]} requests of this run, so it stopped: {err}"
+                    ) from err
+                return None
             except policy.transient as err:
                 if tries > policy.max_retries:
                     fail(item, err, tries, f"gave up after {tries} attempts")
@@ -231,6 +266,7 @@ async def run_work(
             if _key_of(record) != item.key:
                 fail(item, ValueError(f"the worker returned key {_key_of(record)!r} for item {item.key!r}"), tries)
                 return None
+            rejections[0] = -(10**9)  # one success: later refusals are about their items, not the run
             return record
 
     queue = iter(todo)

@@ -50,6 +50,10 @@ class Thresholds(Strict):
         return self
 
 
+ServerKindName = Literal["auto", "llama.cpp", "llama-cpp-python", "vllm", "lmstudio", "ollama", "openai"]
+"""The servers `backend.kind: openai` knows apart; `openai` is any other OpenAI-compatible endpoint."""
+
+
 class BackendConfig(Strict):
     """Where the model runs: Ollama (the default), an OpenAI-compatible server, or llama.cpp in this process.
 
@@ -69,9 +73,29 @@ class BackendConfig(Strict):
         le=256,
         description="Requests in flight per host. Ollama serves one at a time unless OLLAMA_NUM_PARALLEL is raised.",
     )
-    timeout_s: float = Field(default=300, gt=0, le=3600)
+    timeout_s: float = Field(
+        default=300,
+        gt=0,
+        le=3600,
+        description="Longest wait for a reply to start (prompt processing included) and for a non-streamed reply",
+    )
+    idle_timeout_s: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="Longest silence between two streamed pieces of a reply: a stalled reply is cut and retried",
+    )
     max_retries: int = Field(default=4, ge=0, le=20)
     api_key_env: str | None = Field(default=None, description="openai kind: env var holding the API key")
+    server: ServerKindName = Field(
+        default="auto",
+        description="openai kind: which server answers (auto: detected once per host from what it exposes)",
+    )
+    cache_prompt: bool = Field(
+        default=True,
+        description="llama.cpp server: false sends cache_prompt: false, so a repeated prompt is evaluated afresh and "
+        "replies are seed-reproducible (slower: no prefix reuse)",
+    )
     model: str | None = Field(
         default=None,
         min_length=1,
@@ -98,6 +122,10 @@ class BackendConfig(Strict):
 
     @model_validator(mode="after")
     def _settings_of_the_kind(self) -> BackendConfig:
+        if self.server != "auto" and self.kind != "openai":
+            raise ValueError(
+                f"backend.server applies to kind openai only (kind is {self.kind}); remove it, or set kind: openai"
+            )
         if self.kind == "llamacpp":
             wrong = [
                 (bool(self.hosts), "hosts", "it runs in this process, not on a server; remove backend.hosts"),
@@ -207,6 +235,12 @@ class JudgeConfig(Strict):
     )
     min_kappa: float = Field(
         default=0.6, ge=-1, le=1, description="Agreement below this Cohen's kappa is flagged as a warning"
+    )
+    max_error_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="A decision resting on more ERROR verdicts than this share is marked unusable (and says so first)",
     )
 
     @field_validator("mode", mode="before")

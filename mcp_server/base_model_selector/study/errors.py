@@ -98,6 +98,24 @@ class ModelNotFound(BackendError):
     """The model is not available on the server (not pulled, or an unknown tag)."""
 
 
+class RequestRejected(BackendError):
+    """The server refused the request itself (HTTP 4xx, or a 5xx whose body says the request failed validation).
+
+    Sending the same request again cannot help, so it is never retried; the message carries the server's own words
+    and the fix (a setting to change, a model to serve)."""
+
+
+class ContextOverflow(RequestRejected):
+    """The prompt, or the prompt and the reply budget, do not fit the server's context window; the message names
+    the setting to raise (it depends on the server). `context` and `prompt_tokens` are the server's figures, when
+    it gave them."""
+
+    def __init__(self, message: str, *, context: int | None = None, prompt_tokens: int | None = None) -> None:
+        super().__init__(message)
+        self.context = context
+        self.prompt_tokens = prompt_tokens
+
+
 class TransientBackendError(BackendError):
     """A failure that may pass if the same request is sent again (HTTP 5xx/503/429, a dropped connection, a
     timeout): the engine retries it with backoff, a bounded number of times."""

@@ -70,6 +70,27 @@ class FactCheck(Record):
     note: str = ""
 
 
+class ServerInfo(Record):
+    """The model server as it describes itself: what kind it is, the limits it runs with, how a JSON schema reaches
+    it, and whether its replies can be reproduced from a seed. Recorded with the model's facts, so the document can
+    say how the replies were produced."""
+
+    kind: str = Field(description="ollama, llama.cpp, llama-cpp-python, vllm, lmstudio, or openai (any other)")
+    detected: bool = Field(default=True, description="False when study.yaml named it (backend.server)")
+    version: str | None = None
+    context_tokens: int | None = Field(
+        default=None, description="Tokens one request may use now (prompt and reply): the runtime context per slot"
+    )
+    slots: int | None = Field(default=None, description="Requests the server processes at once, when it says")
+    structured_output: str | None = Field(
+        default=None, description="How a JSON schema reaches it: json_schema, json_object+schema, format, or none"
+    )
+    seed_reproducible: Literal["yes", "no", "unknown"] = "unknown"
+    reproducibility: str = Field(default="", description="Why, and what to set when exact replies matter")
+    prompt_cache: str = Field(default="", description="Whether a repeated prompt prefix is reused, and the switch")
+    notes: list[str] = Field(default_factory=list)
+
+
 class ModelFacts(Record):
     """runs/<model>/model.json: what the model server (or the GGUF file) says the model really is, checked against
     the catalog."""
@@ -89,6 +110,10 @@ class ModelFacts(Record):
     name: str | None = Field(default=None, description="The model's own name, when it states one (GGUF)")
     chat_template: str | None = Field(default=None, description="The chat template it ships, when known (GGUF)")
     smoke: SmokeTest | None = None
+    server: ServerInfo | None = Field(default=None, description="The server that reported these facts")
+    not_reported: list[str] = Field(
+        default_factory=list, description="Facts this server does not report (shown as such, never guessed)"
+    )
     catalog_id: str | None = Field(default=None, description="The catalog entry compared against, if any")
     comparisons: list[FactCheck] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)

@@ -14,13 +14,19 @@ Contract (stable; other modules code against it):
 - `backend.slots` is the number of requests worth keeping in flight: hosts × `config.parallel` (1 for llamacpp:
   one in-process model instance answers one request at a time). Size the engine's concurrency to it.
 - `list_models()` → tags usable on every host. `show(model)` → `ModelInfo`, checked on every host (raises
-  `ModelNotFound` naming the host that lacks it). `pull(model, progress)` → `PullResult`; a model already
-  present returns at once. `chat(...)` → `ChatResult`.
+  `ModelNotFound` naming the host that lacks it), with the server's own record (`ModelInfo.server`: kind, context
+  per request, reproducibility) and the facts it does not report (`not_reported`, never guessed).
+  `pull(model, progress)` → `PullResult`; a model already present returns at once. `chat(...)` → `ChatResult`,
+  streamed: at most `timeout_s` until the reply starts and `idle_timeout_s` between its pieces; a request cut or
+  cancelled closes its connection, so the server stops. `ChatResult.structured_output` names the form the schema
+  was sent in, `tokens_per_s` is the decode rate, `cached_tokens` the prompt tokens the server reused.
 - Errors: `BackendUnreachable` (nothing answers at the URL; the message says how to start the server),
-  `ModelNotFound` (the message holds the exact pull command), `TransientBackendError` (HTTP 5xx/503/429, a dropped
-  connection, a timeout, a garbled body: worth retrying, and `engine.run_work` does), `BackendError` (anything
-  else the server refused, e.g. HTTP 400). A reply that does not match the requested JSON schema is *not* an
-  error here: `chat` returns the text and the caller (the judge) decides.
+  `ModelNotFound` (the message holds the exact pull or serve command), `TransientBackendError` (HTTP 5xx/503/429,
+  a dropped connection, a stalled reply, a garbled body: worth retrying, and `engine.run_work` does),
+  `RequestRejected` (the server refused the request itself — a 4xx, a 5xx whose body is a validation error — never
+  retried; `ContextOverflow` when the prompt does not fit, naming the setting to raise). A reply that does not
+  match the requested JSON schema is *not* an error here: `chat` returns the text and the caller (the judge)
+  decides.
 - Progress callbacks have the signature `async (done, total, message) -> None` (`ProgressFn`).
 """
 

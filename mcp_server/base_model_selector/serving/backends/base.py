@@ -5,12 +5,11 @@ implementation shares. `__init__.py` re-exports all of it with `make_backend`; s
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:
-    pass
+from base_model_selector.study.types import ServerInfo
 
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 """`async (done, total, message) -> None`: the progress callback every long core function accepts."""
@@ -23,9 +22,19 @@ class ChatResult(BaseModel):
     thinking: str | None = None
     done_reason: str | None = Field(default=None, description="'stop', or 'length' when num_predict cut it")
     prompt_tokens: int | None = None
+    cached_tokens: int | None = Field(
+        default=None, description="Prompt tokens the server reused from its cache instead of evaluating them"
+    )
     output_tokens: int | None = None
     latency_s: float
-    tokens_per_s: float | None = Field(default=None, description="Output tokens per second of generation")
+    tokens_per_s: float | None = Field(
+        default=None,
+        description="Decode rate: output tokens per second of generation, from the server's timings when it "
+        "reports them, else from the first to the last streamed token (prompt processing excluded)",
+    )
+    structured_output: str | None = Field(
+        default=None, description="How the JSON schema was sent: json_schema, json_object+schema, format or none"
+    )
     host: str
     model: str
 
@@ -50,6 +59,8 @@ class ModelInfo(BaseModel):
     license_first_line: str | None = None
     capabilities: list[str] = Field(default_factory=list)
     size_bytes: int | None = None
+    server: ServerInfo | None = Field(default=None, description="The server (of the first host) and its limits")
+    not_reported: list[str] = Field(default_factory=list, description="Facts this server does not report")
     name: str | None = Field(default=None, description="The model's own name (GGUF general.name)")
     chat_template: str | None = Field(default=None, description="The chat template the model ships (GGUF)")
     catalog_names: list[str] = Field(

@@ -286,6 +286,7 @@ class LlamaCppBackend:
             output_tokens=reply.output_tokens,
             latency_s=round(latency, 4),
             tokens_per_s=reply.tokens_per_s or tokens_per_second(reply.output_tokens, latency),
+            structured_output="json_object+schema" if schema is not None else None,  # llama.cpp's grammar
             host=LOCAL,
             model=model,
         )

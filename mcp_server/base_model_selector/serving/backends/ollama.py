@@ -8,7 +8,8 @@ flight, ties taken in turn). The model must exist on every host; `show` and `pul
 Contract: `OllamaBackend(config)` implements `backends.Backend`. The client library's errors are translated at
 this boundary: connection refused (the client's built-in `ConnectionError`, or a raw `httpx.ConnectError` from a
 stream) → `BackendUnreachable`; HTTP 404 → `ModelNotFound` with the pull command; HTTP 429/5xx, dropped
-connections, timeouts and garbled bodies → `TransientBackendError`; other refusals → `BackendError`.
+connections, stalls, timeouts and garbled bodies → `TransientBackendError`; other refusals → `RequestRejected`
+(never retried).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import ollama
 
 from base_model_selector.serving.backends.base import ChatResult, ModelInfo, ProgressFn, PullResult, tokens_per_second
 from base_model_selector.serving.backends.hosts import HostPool, on_every_host
+from base_model_selector.serving.backends.servers import server_info
+from base_model_selector.serving.backends.streaming import paced
 from base_model_selector.study.config import BackendConfig
 from base_model_selector.study.errors import (
     BackendError,
@@ -28,6 +31,7 @@ from base_model_selector.study.errors import (
     BMSError,
     Fix,
     ModelNotFound,
+    RequestRejected,
     TransientBackendError,
 )
 
@@ -69,7 +73,10 @@ def map_error(err: BaseException, host: str, model: str | None, *, timeout_s: fl
             return TransientBackendError(f"{host} answered HTTP {code} for {model}: {text}")
         if code == -1:  # an error line inside a stream
             return TransientBackendError(f"{host} reported an error mid-stream for {model}: {text}")
-        return BackendError(f"{host} refused the request for {model} (HTTP {code}): {text}")
+        return RequestRejected(
+            f"{host} refused the request for {model} (HTTP {code}): {text} — sending it again cannot help, so it is "
+            "not retried; change what the message names"
+        )
     if type(err) is ConnectionError or isinstance(err, httpx.ConnectError):
         return unreachable(host)
     if isinstance(err, httpx.TimeoutException):
@@ -98,6 +105,7 @@ class OllamaBackend:
         )
         self.hosts, self.parallel, self.slots = self._pool.hosts, self._pool.parallel, self._pool.slots
         self.timeout_s = config.timeout_s
+        self.idle_timeout_s = config.idle_timeout_s
 
     # ------------------------------------------------------------------ plumbing
     async def _tags(self, host: str) -> dict[str, Any]:
@@ -227,24 +235,42 @@ class OllamaBackend:
         schema: dict[str, Any] | None = None,
         think: bool | None = None,
     ) -> ChatResult:
+        """One reply, streamed with an idle timeout (`streaming.paced`); closing the stream, when it stalls or the
+        caller is cancelled, is what makes Ollama stop generating it."""
+        text: list[str] = []
+        thinking: list[str] = []
+        last: Any = None
         with self._pool.lease() as host:
             started = time.perf_counter()
             try:
-                reply = await self._pool.client(host).chat(
-                    model=model, messages=messages, options=options, format=schema, think=think, stream=False
+                stream = await self._pool.client(host).chat(
+                    model=model, messages=messages, options=options, format=schema, think=think, stream=True
                 )
+                what = f"the reply from {host} for {model}"
+                try:
+                    async for part in paced(stream, first_s=self.timeout_s, idle_s=self.idle_timeout_s, what=what):
+                        text.append(part.message.content or "")
+                        thinking.append(part.message.thinking or "")
+                        last = part
+                finally:
+                    close = getattr(stream, "aclose", None)  # an async generator: closing it closes the response
+                    if close is not None:
+                        await close()
             except Exception as err:
                 raise map_error(err, host, model, timeout_s=self.timeout_s) from None
         latency = time.perf_counter() - started
-        eval_s = reply.eval_duration / 1e9 if reply.eval_duration else None
+        if last is None or not last.done:
+            raise TransientBackendError(f"the reply from {host} for {model} ended before it finished")
+        eval_s = last.eval_duration / 1e9 if last.eval_duration else None
         return ChatResult(
-            text=reply.message.content or "",
-            thinking=reply.message.thinking or None,
-            done_reason=reply.done_reason,
-            prompt_tokens=reply.prompt_eval_count,
-            output_tokens=reply.eval_count,
+            text="".join(text),
+            thinking="".join(thinking) or None,
+            done_reason=last.done_reason,
+            prompt_tokens=last.prompt_eval_count,
+            output_tokens=last.eval_count,
             latency_s=round(latency, 4),
-            tokens_per_s=tokens_per_second(reply.eval_count, eval_s or latency),
+            tokens_per_s=tokens_per_second(last.eval_count, eval_s or latency),
+            structured_output="format" if schema is not None else None,
             host=host,
             model=model,
         )
@@ -265,7 +291,9 @@ def _model_info(model: str, shown: Any, listed: Any, hosts: list[str], warnings:
         context = next((v for k, v in info.items() if k.endswith(".context_length")), None)
     license_text = (shown.license or "").strip()
     count = info.get("general.parameter_count")
-    return ModelInfo(
+    server = server_info("ollama", detected=False, extras={}, context=None, cache_prompt=True)
+    server.structured_output = "format"
+    facts = ModelInfo(
         model=model,
         hosts=hosts,
         digest=listed.digest,
@@ -279,5 +307,16 @@ def _model_info(model: str, shown: Any, listed: Any, hosts: list[str], warnings:
         license_first_line=license_text.splitlines()[0].strip() if license_text else None,
         capabilities=list(shown.capabilities or []),
         size_bytes=int(listed.size) if listed.size is not None else None,
+        server=server,
         warnings=warnings,
     )
+    reported = {
+        "digest": facts.digest,
+        "parameter count": facts.parameters_b,
+        "quantisation": facts.quantization,
+        "native context": facts.context_length,
+        "licence": facts.license_first_line,
+        "architecture": facts.architecture,
+    }
+    facts.not_reported = [name for name, value in reported.items() if not value]
+    return facts

@@ -1,47 +1,94 @@
-"""OpenAI-compatible servers (vLLM, llama.cpp server, LM Studio, a gateway), over plain httpx.
+"""OpenAI-compatible servers (llama.cpp's llama-server, llama-cpp-python, vLLM, LM Studio, a gateway), over httpx.
 
 When one Ollama machine is not enough people move to a server built for throughput; nearly all of them speak
-`POST /v1/chat/completions`. This backend needs nothing but httpx. Structured output goes through
-`response_format: {"type": "json_schema", ...}`; Ollama-style options are translated (`num_predict` →
-`max_tokens`, `temperature`, `seed`, `top_p`, `stop`); thinking on/off is passed as
-`chat_template_kwargs.enable_thinking`, which vLLM and llama.cpp honour for models with a thinking switch.
-These servers load models at start-up, so `pull` only confirms the model is served.
+`POST /v1/chat/completions`, and each differs in what it accepts. The backend therefore learns, once per host,
+which server it talks to (`servers.detect`, or `backend.server` in study.yaml) and adapts:
 
-Contract: `OpenAICompatBackend(config)` implements `backends.Backend`, with the same error translation as the
-Ollama backend (connection refused → `BackendUnreachable`; 404 / unknown model → `ModelNotFound`; 429/5xx,
-dropped connections, timeouts, garbled bodies → `TransientBackendError`; other refusals → `BackendError`).
-The API key, when needed, is read from the environment variable named by `backend.api_key_env`.
+- **Structured output** goes out in the first form the host accepts, tried in this order and remembered per host:
+  `response_format: {"type": "json_schema", ...}` (vLLM, llama-server, LM Studio), `{"type": "json_object",
+  "schema": ...}` (llama-cpp-python, llama-server), and last no response_format at all (the prompt alone asks for
+  the JSON; a warning says so). `ChatResult.structured_output` names the form a reply was made with.
+- **Model names** are checked against the host's listing before the first request: llama-server, llama-cpp-python
+  and LM Studio answer any name with the model they have loaded, so a typo would otherwise be recorded as the
+  model under test.
+- **Replies stream** with an idle timeout (`streaming.py`); a cancelled or stalled request closes its connection,
+  which is how every one of these servers learns to stop. llama-cpp-python, which serves one request at a time and
+  cuts a streamed reply short when another arrives, gets one request at a time.
+- **Limits**: `num_predict` becomes `max_tokens`, clamped to what fits the context the host reports (or revealed
+  in an earlier refusal); `cache_prompt: false` is sent to llama-server when `backend.cache_prompt` is false;
+  thinking on/off is `chat_template_kwargs.enable_thinking`. A field a strict server refuses is dropped for good.
+- **Errors by kind**: connection refused → `BackendUnreachable`; an unknown model → `ModelNotFound`; 429, 5xx,
+  dropped connections, stalls and garbled bodies → `TransientBackendError` (retried by the engine); a refused
+  request — any other 4xx, or a 5xx whose body is a validation error (llama-cpp-python answers a request it cannot
+  parse with HTTP 500) — → `RequestRejected` with the server's words and the fix, never retried; a prompt that does
+  not fit → `ContextOverflow`, naming the setting that sizes this server's context.
+
+Contract: `OpenAICompatBackend(config)` implements `backends.Backend`. The API key, when needed, is read from the
+environment variable named by `backend.api_key_env`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import os
+import re
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from base_model_selector.serving.backends.base import ChatResult, ModelInfo, ProgressFn, PullResult, tokens_per_second
+from base_model_selector.serving.backends import refusals, servers
+from base_model_selector.serving.backends.base import ChatResult, ModelInfo, ProgressFn, PullResult
 from base_model_selector.serving.backends.hosts import HostPool, on_every_host
+from base_model_selector.serving.backends.streaming import OpenAIStream, paced, sse_events
 from base_model_selector.study.config import BackendConfig
 from base_model_selector.study.errors import (
-    BackendError,
     BackendUnreachable,
     BMSError,
     ConfigError,
+    ContextOverflow,
     ModelNotFound,
+    RequestRejected,
     TransientBackendError,
 )
 
-TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+log = logging.getLogger(__name__)
+
 _OPTION_NAMES = {"num_predict": "max_tokens", "temperature": "temperature", "seed": "seed", "top_p": "top_p"}
+SCHEMA_FORMS = ("json_schema", "json_object+schema", "none")
+OPTIONAL_FIELDS = ("chat_template_kwargs", "stream_options", "cache_prompt")
+"""Fields a strict server may refuse; one it names in a refusal is dropped for that host and the request resent."""
+MIN_REPLY_TOKENS = 64
 
 
 def base_url(host: str) -> str:
     """Accept `http://h:8000`, `http://h:8000/` or `http://h:8000/v1` alike."""
     host = host.rstrip("/")
     return host[: -len("/v1")] if host.endswith("/v1") else host
+
+
+def estimate_tokens(messages: list[dict[str, str]]) -> int:
+    """A generous token estimate (3 characters a token, plus the chat template's framing) used only to clamp
+    the reply budget; the server's own count, when it refuses, replaces it."""
+    return sum(len(str(m.get("content") or "")) // 3 + 8 for m in messages) + 16
+
+
+@dataclass
+class _Host:
+    """What the backend learned about one host: its kind and facts, and what it accepts."""
+
+    kind: str
+    detected: bool
+    extras: dict[str, Any]
+    context: int | None
+    form: int = 0  # index into SCHEMA_FORMS: the first form this host has not refused
+    dropped: set[str] = field(default_factory=set)
+    served: dict[str, str] = field(default_factory=dict)  # requested name → the id the host lists
+    gate: asyncio.Semaphore | None = None
 
 
 class OpenAICompatBackend:
@@ -53,7 +100,9 @@ class OpenAICompatBackend:
                 "study.yaml: backend.hosts: the openai backend needs the server URL, e.g. "
                 "hosts: ['http://127.0.0.1:8000'] (vLLM) or ['http://127.0.0.1:8080'] (llama.cpp server)"
             )
+        self.config = config
         self.timeout_s = config.timeout_s
+        self.idle_timeout_s = config.idle_timeout_s
         self._headers = {"Content-Type": "application/json"}
         if config.api_key_env:
             key = os.environ.get(config.api_key_env, "").strip()
@@ -73,18 +122,22 @@ class OpenAICompatBackend:
             close=lambda client: client.aclose(),
         )
         self.hosts, self.parallel, self.slots = self._pool.hosts, self._pool.parallel, self._pool.slots
-        self._thinking_switch = True
+        self._known: dict[str, _Host] = {}
+        self._probing: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ plumbing
+    def _unreachable(self, host: str) -> BackendUnreachable:
+        kind = self.config.server
+        how = servers.KINDS[kind].start.format(model="<model>") if kind in servers.KINDS else servers.start_hints()
+        return BackendUnreachable(
+            f"no OpenAI-compatible server is reachable at {host} — start it ({how}) or fix backend.hosts in study.yaml"
+        )
+
     def _error(self, err: BaseException, host: str, model: str | None) -> BMSError:
         if isinstance(err, BMSError):
             return err
         if isinstance(err, httpx.ConnectError):
-            return BackendUnreachable(
-                f"no OpenAI-compatible server is reachable at {host} — start it (vLLM: `vllm serve <model>`, "
-                "llama.cpp: `llama-server -m <file>`, LM Studio: start its local server) or fix backend.hosts "
-                "in study.yaml"
-            )
+            return self._unreachable(host)
         if isinstance(err, httpx.TimeoutException):
             return TransientBackendError(
                 f"no reply from {host} within {self.timeout_s:g}s for {model}; raise backend.timeout_s in "
@@ -94,53 +147,113 @@ class OpenAICompatBackend:
             return TransientBackendError(f"the connection to {host} dropped during a request for {model} ({err!r})")
         if isinstance(err, ValueError):
             return TransientBackendError(f"{host} sent a reply for {model} that is not valid JSON ({err})")
-        return BackendError(f"unexpected failure talking to {host} about {model}: {err!r}")
+        return RequestRejected(f"unexpected failure talking to {host} about {model}: {err!r}")
 
-    async def _request(self, host: str, method: str, path: str, model: str | None, **kw: Any) -> Any:
+    async def _request(
+        self, host: str, method: str, path: str, model: str | None, known: _Host | None = None, **kw: Any
+    ) -> Any:
         try:
             response = await self._pool.client(host).request(method, path, **kw)
             data = response.json() if response.content else {}
         except Exception as err:
             raise self._error(err, host, model) from None
         if response.status_code >= 400:
-            raise _status_error(response.status_code, data, host, model)
+            raise self._status_error(response.status_code, data, host, model, known)
         return data
 
-    async def _served(self, host: str) -> list[str]:
-        data = await self._request(host, "GET", "/v1/models", None)
-        return [str(m.get("id")) for m in data.get("data") or [] if isinstance(m, dict) and m.get("id")]
+    async def _peek(self, host: str, path: str) -> Any:
+        """`GET path` as parsed JSON, or None for anything else: probing never fails a run."""
+        try:
+            response = await self._pool.client(host).get(path)
+            return response.json() if response.status_code == 200 and response.content else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    async def _listing(self, host: str, model: str | None) -> list[dict[str, Any]]:
+        data = await self._request(host, "GET", "/v1/models", model)
+        return [m for m in data.get("data") or [] if isinstance(m, dict) and m.get("id")]
+
+    async def _host(self, host: str) -> _Host:
+        """What this host is, learned on first use (one listing and a few small GETs) and kept for the run."""
+        lock = self._probing.setdefault(host, asyncio.Lock())
+        async with lock:
+            known = self._known.get(host)
+            if known is not None:
+                return known
+            entries = await self._listing(host, None)
+            if self.config.server == "auto":
+                kind, extras = await servers.detect(lambda path: self._peek(host, path), entries)
+            else:
+                kind = self.config.server
+                extras = await servers.read_extras(kind, lambda path: self._peek(host, path))
+            context = next((c for e in entries if (c := servers.runtime_context(kind, e, extras))), None)
+            serial = servers.KINDS[kind].serial
+            known = _Host(
+                kind, self.config.server == "auto", extras, context, gate=asyncio.Semaphore(1) if serial else None
+            )
+            self._known[host] = known
+            self.slots = sum(1 if (k := self._known.get(h)) and k.gate else self.parallel for h in self.hosts)
+            return known
+
+    def _not_served(self, model: str, host: str, kind: str, ids: list[str]) -> ModelNotFound:
+        k = servers.KINDS[kind]
+        return ModelNotFound(
+            f"model '{model}' is not served at {host} ({k.label}; it serves: {', '.join(ids) or 'nothing'}) — start "
+            f"it with that model ({k.start.format(model=model)}) or set the model to one it serves"
+        )
+
+    async def _served_as(self, host: str, known: _Host, model: str) -> tuple[str, dict[str, Any]]:
+        entries = await self._listing(host, model)
+        listed = servers.served_id(model, [str(e["id"]) for e in entries])
+        if listed is None:
+            raise self._not_served(model, host, known.kind, [str(e["id"]) for e in entries])
+        known.served[model] = listed
+        return listed, next(e for e in entries if e["id"] == listed)
 
     async def aclose(self) -> None:
         await self._pool.aclose()
 
     # ------------------------------------------------------------------ Backend
     async def list_models(self) -> list[str]:
-        return on_every_host(await self._pool.each(self._served))
+        async def ids(host: str) -> list[str]:
+            return [str(e["id"]) for e in await self._listing(host, None)]
+
+        return on_every_host(await self._pool.each(ids))
 
     async def show(self, model: str) -> ModelInfo:
-        listings = await self._pool.each(lambda host: self._request(host, "GET", "/v1/models", model))
-        entries: list[dict[str, Any]] = []
-        for host, data in zip(self.hosts, listings, strict=True):
-            found = next((m for m in data.get("data") or [] if isinstance(m, dict) and m.get("id") == model), None)
-            if found is None:
-                served = ", ".join(str(m.get("id")) for m in data.get("data") or [] if isinstance(m, dict))
-                raise ModelNotFound(
-                    f"model '{model}' is not served at {host} (it serves: {served or 'nothing'}) — start the "
-                    f"server with it (e.g. `vllm serve {model}`) or set the model to one it serves"
-                )
-            entries.append(found)
-        first = entries[0]
-        context = first.get("max_model_len") or (first.get("meta") or {}).get("n_ctx_train")
-        return ModelInfo(
-            model=model,
-            hosts=self.hosts,
-            context_length=int(context) if isinstance(context, (int, float)) else None,
-            family=first.get("owned_by") if first.get("owned_by") not in (None, "", "organization_owner") else None,
-            warnings=[
-                "an OpenAI-compatible server does not report the weights' digest, size or licence; "
-                "results are keyed by the model name, so restart-with-new-weights is not detected"
-            ],
+        async def one(host: str) -> tuple[_Host, dict[str, Any]]:
+            known = await self._host(host)
+            return known, (await self._served_as(host, known, model))[1]
+
+        found = await self._pool.each(one)
+        known, entry = found[0]
+        facts, missing = servers.model_facts(known.kind, entry, known.extras)
+        info = servers.server_info(
+            known.kind,
+            detected=known.detected,
+            extras=known.extras,
+            context=known.context,
+            cache_prompt=self.config.cache_prompt,
         )
+        if known.form:
+            info.structured_output = SCHEMA_FORMS[known.form]
+        warnings = [
+            "an OpenAI-compatible server does not report the weights' digest; results are keyed by the model name, "
+            "so restarting it with other weights under the same name is not detected"
+        ]
+        if known.kind == "ollama":
+            warnings.append(
+                "this is Ollama's OpenAI-compatible endpoint; set backend.kind: ollama to record the model's digest, "
+                "parameters, licence and context"
+            )
+        if servers.lmstudio_entry(known.extras, entry["id"]).get("state") == "not-loaded":
+            warnings.append(f"LM Studio has {model} downloaded but not loaded; load it with `lms load {model}`")
+        if info.slots and self.parallel > info.slots:
+            warnings.append(
+                f"backend.parallel is {self.parallel} but the server has {info.slots} slot(s): requests beyond "
+                "that wait in its queue (start it with more, e.g. llama-server --parallel, or lower backend.parallel)"
+            )
+        return ModelInfo(model=model, hosts=self.hosts, server=info, not_reported=missing, warnings=warnings, **facts)
 
     async def pull(self, model: str, progress: ProgressFn | None = None) -> PullResult:
         await self.show(model)  # raises ModelNotFound with how to serve it
@@ -157,68 +270,138 @@ class OpenAICompatBackend:
         schema: dict[str, Any] | None = None,
         think: bool | None = None,
     ) -> ChatResult:
-        body: dict[str, Any] = {"model": model, "messages": messages, "stream": False}
+        with self._pool.lease() as host:
+            known = await self._host(host)
+            listed = known.served.get(model) or (await self._served_as(host, known, model))[0]
+            body = self._body(known, listed, messages, options, think)
+            async with known.gate or contextlib.nullcontext():
+                return await self._exchange(host, known, model, body, schema)
+
+    # ------------------------------------------------------------------ requests
+    def _body(
+        self,
+        known: _Host,
+        model: str,
+        messages: list[dict[str, str]],
+        options: dict[str, Any] | None,
+        think: bool | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
         for key, value in (options or {}).items():
             if key in _OPTION_NAMES and value is not None:
                 body[_OPTION_NAMES[key]] = value
             elif key == "stop" and value:
                 body["stop"] = value
-        if schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "reply", "schema": schema, "strict": True},
-            }
-        if think is not None and self._thinking_switch:
-            body["chat_template_kwargs"] = {"enable_thinking": think}
-        with self._pool.lease() as host:
-            started = time.perf_counter()
+        if known.context and isinstance(body.get("max_tokens"), int):
+            room = known.context - estimate_tokens(messages)
+            if body["max_tokens"] > room:
+                body["max_tokens"] = max(room, MIN_REPLY_TOKENS)
+        extras: dict[str, Any] = {"stream_options": {"include_usage": True}}
+        if think is not None:
+            extras["chat_template_kwargs"] = {"enable_thinking": think}
+        if servers.KINDS[known.kind].cache_switch and not self.config.cache_prompt:
+            extras["cache_prompt"] = False
+        body.update({k: v for k, v in extras.items() if k not in known.dropped})
+        return body
+
+    async def _exchange(
+        self, host: str, known: _Host, model: str, body: dict[str, Any], schema: dict[str, Any] | None
+    ) -> ChatResult:
+        """Send the request, adapting to what the host refuses: the schema's form, optional fields, the reply
+        budget. Bounded: each adaptation removes one possibility for good."""
+        clamped = False
+        for _ in range(len(SCHEMA_FORMS) + len(OPTIONAL_FIELDS) + 2):
+            form = SCHEMA_FORMS[known.form] if schema is not None else None
+            body.pop("response_format", None)
+            if form == "json_schema":
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "reply", "schema": schema, "strict": True},
+                }
+            elif form == "json_object+schema":
+                body["response_format"] = {"type": "json_object", "schema": schema}
             try:
-                data = await self._request(host, "POST", "/v1/chat/completions", model, content=json.dumps(body))
-            except BackendError as err:
-                # A strict gateway may reject the thinking switch: drop it for good and send the request again.
-                if "chat_template_kwargs" not in body or "chat_template_kwargs" not in str(err):
+                return await self._stream(host, known, model, body, form)
+            except ContextOverflow as err:
+                fit = (err.context or 0) - (err.prompt_tokens or 0)
+                if clamped or fit < MIN_REPLY_TOKENS or fit >= int(body.get("max_tokens") or 0):
                     raise
-                self._thinking_switch = False
-                del body["chat_template_kwargs"]
-                data = await self._request(host, "POST", "/v1/chat/completions", model, content=json.dumps(body))
-        latency = time.perf_counter() - started
+                body["max_tokens"], clamped = fit, True
+            except RequestRejected as err:
+                text = str(err)
+                if form is not None and form != "none" and re.search(r"response_format|json_schema|json_object", text):
+                    if SCHEMA_FORMS[known.form] == form:
+                        known.form += 1
+                        log.warning(
+                            "%s refused response_format %s; sending %s from now on",
+                            host,
+                            form,
+                            SCHEMA_FORMS[known.form],
+                        )
+                    continue
+                refused = next((f for f in OPTIONAL_FIELDS if f in body and f in text), None)
+                if refused is None:
+                    raise
+                known.dropped.add(refused)
+                del body[refused]
+        raise RequestRejected(f"{host} refused every form of the request for {model}")  # pragma: no cover
+
+    async def _stream(self, host: str, known: _Host, model: str, body: dict[str, Any], form: str | None) -> ChatResult:
+        reply = OpenAIStream()
+        started = time.perf_counter()
         try:
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise TransientBackendError(f"{host} answered without a choice for {model}: {str(data)[:200]}") from None
-        usage = data.get("usage") or {}
-        output_tokens = usage.get("completion_tokens")
-        thinking = message.get("reasoning_content") or message.get("reasoning")
-        return ChatResult(
-            text=message.get("content") or "",
-            thinking=thinking or None,
-            done_reason=choice.get("finish_reason"),
-            prompt_tokens=usage.get("prompt_tokens"),
-            output_tokens=output_tokens,
-            latency_s=round(latency, 4),
-            tokens_per_s=tokens_per_second(output_tokens, latency),
-            host=host,
-            model=model,
-        )
+            async with self._pool.client(host).stream("POST", "/v1/chat/completions", content=json.dumps(body)) as r:
+                if r.status_code >= 400:
+                    raw = await r.aread()
+                    try:
+                        data: Any = json.loads(raw) if raw else {}
+                    except ValueError:
+                        data = raw.decode("utf-8", "replace")
+                    raise self._status_error(r.status_code, data, host, model, known)
+                what = f"the reply from {host} for {model}"
+                events = 0
+                async for event in paced(
+                    sse_events(r.aiter_lines()), first_s=self.timeout_s, idle_s=self.idle_timeout_s, what=what
+                ):
+                    if event is None:
+                        break
+                    events += 1
+                    reply.add(event)
+                    if reply.error:
+                        raise TransientBackendError(f"{host} reported an error in the middle of {what}: {reply.error}")
+        except Exception as err:
+            raise self._error(err, host, model) from None
+        if reply.finish_reason is None and events == 0:
+            await self._diagnose(
+                host, known, model, body
+            )  # an error raised after the server sent 200 ends a stream silently
+        if reply.finish_reason is None:
+            why = (
+                f" — {servers.KINDS[known.kind].label} ends a streamed reply early when another request arrives"
+                if known.gate
+                else ""
+            )
+            raise TransientBackendError(f"the reply from {host} for {model} ended before it finished{why}")
+        return reply.result(host, model, form, time.perf_counter() - started)
 
+    async def _diagnose(self, host: str, known: _Host, model: str, body: dict[str, Any]) -> None:
+        """Ask again without streaming and a one-token budget, so a refusal the stream swallowed (llama-cpp-python
+        answers 200 and closes the stream when the prompt does not fit) surfaces with its status and message."""
+        probe = {k: v for k, v in body.items() if k not in ("stream_options",)} | {"stream": False, "max_tokens": 1}
+        for attempt in (1, 2):  # the connection that carried the silent stream may be closed under us: once more
+            try:
+                await self._request(host, "POST", "/v1/chat/completions", model, known, content=json.dumps(probe))
+                return
+            except TransientBackendError:
+                if attempt == 2:
+                    raise
 
-def _status_error(code: int, data: Any, host: str, model: str | None) -> BMSError:
-    error = data.get("error") if isinstance(data, dict) else None
-    text = (error.get("message") if isinstance(error, dict) else error) or str(data)[:300]
-    err_code = error.get("code") if isinstance(error, dict) else None
-    if code == 404 or err_code == "model_not_found":
-        if model is None:
-            return BackendError(f"{host} answered 404 ({text}); is it an OpenAI-compatible server?")
-        return ModelNotFound(
-            f"model '{model}' is not served at {host} ({text}) — start the server with it "
-            f"(e.g. `vllm serve {model}`) or use a model it serves"
-        )
-    if code in (401, 403):
-        return BackendError(
-            f"{host} refused the credentials (HTTP {code}: {text}); set backend.api_key_env in study.yaml to the "
-            "environment variable holding the key, and export it"
-        )
-    if code in TRANSIENT_STATUS or code >= 500:
-        return TransientBackendError(f"{host} answered HTTP {code} for {model}: {text}")
-    return BackendError(f"{host} refused the request for {model} (HTTP {code}): {text}")
+    # ------------------------------------------------------------------ errors
+    def _status_error(self, code: int, data: Any, host: str, model: str | None, known: _Host | None = None) -> BMSError:
+        kind = known.kind if known is not None else "openai"
+        error = refusals.classify(code, data, host, model, kind)
+        if isinstance(error, ModelNotFound) and model is not None:
+            return self._not_served(model, host, kind, [])
+        if isinstance(error, ContextOverflow) and error.context and known is not None:
+            known.context = error.context  # a server that does not say its context just did
+        return error
